@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh machine:
+#   make book   set up .venv from pinned versions, then build the HTML book into _build/html
+#   make test   the same set-up, then every test (unit, grader, notebooks with nbval, built book)
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-stamp
+MATHJAX_VERSION := 3.2.2
+MATHJAX := _mathjax/mathjax/tex-mml-chtml.js
+
+.PHONY: setup book serve test test-fast release bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# MathJax is served from the built site (never a CDN). npm's tarball is fetched at set-up,
+# not at read time; only the files the book uses are copied (see scripts/vendor_mathjax.sh).
+$(MATHJAX):
+	bash scripts/vendor_mathjax.sh $(MATHJAX_VERSION) _mathjax/mathjax
+
+book: setup $(MATHJAX)
+	$(BIN)/jupyter-book build -W -n --keep-going .
+	@echo
+	@echo "The book is in _build/html (open _build/html/index.html)."
+	@echo "Serve it with: $(BIN)/python -m http.server -d _build/html   (or: make serve)"
+
+serve:
+	$(BIN)/python -m http.server -d _build/html
+
+# Every test. The book is built first because tests/test_book.py reads the built HTML.
+test: book
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval solutions chapters tests
+
+# Without the book build (for quick iteration).
+test-fast: setup
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+
+release: setup
+	$(BIN)/python -m autograder release
+
+bench: setup
+	$(BIN)/python bench/grade_class.py
+
+clean:
+	rm -rf _build
