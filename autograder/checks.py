@@ -1,0 +1,194 @@
+"""The checks every exercise gets, each with its points and a message for the student.
+
+    values     the returned arrays match the reference on randomized cases
+    edges      the same with N=1, T=1, H=1, D=1 shapes
+    gradcheck  (backward) the gradients match centred finite differences of the
+               student's own forward
+    no_modify  the function leaves its inputs unchanged
+
+`expected` is an oracle: in the grader it runs the reference live on hidden inputs; in
+the notebook it reads the committed fixtures. `mistakes` returns, for the same inputs,
+the outputs of known-wrong implementations, so feedback can name the likely bug.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from autograder import compare
+from autograder.exercise import Exercise, WrongReturn, run
+from autograder.sandbox import NotDefined, StudentError, StudentTimeout
+
+FD_STEP = 1e-5
+FD_TOL = 1e-6
+HINT_TOL = 1e-6
+
+
+@dataclass
+class CheckResult:
+    exercise: str
+    check: str
+    points: float
+    score: float
+    status: str                 # "passed", "failed" or "error"
+    message: str = ""
+    error: float | None = None  # max relative error seen
+    tol: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+# An oracle gives the expected outputs of a case; a mistake book gives {hint: outputs}.
+Oracle = Callable[[Exercise, dict], dict]
+MistakeBook = Callable[[Exercise, dict], dict]
+
+
+def explain_error(e: StudentError, fn: str) -> str:
+    if isinstance(e, NotDefined):
+        return e.message
+    if e.kind == "NotImplementedError":
+        return f"{fn} is not implemented yet (it still raises NotImplementedError)"
+    if isinstance(e, StudentTimeout):
+        return f"{fn} {e.message}"
+    if e.kind == "Crash":
+        return f"{fn} crashed: {e.message}"
+    trace = f"\n{e.trace.rstrip()}" if e.trace else ""
+    return f"{fn} raised {e.kind}: {e.message}{trace}"
+
+
+def _compare_outputs(ex: Exercise, outputs: dict, expected: dict, dims: dict):
+    """Return (worst error, list of (name, Verdict) that failed)."""
+    worst, failed = 0.0, []
+    for name, axes in ex.axes.items():
+        v = compare.compare(outputs[name], expected[name], name, ex.tol, axes)
+        worst = max(worst, v.error)
+        if not v.ok:
+            failed.append((name, v))
+    return worst, failed
+
+
+def _hint(ex: Exercise, outputs: dict, inputs: dict, mistakes: MistakeBook | None) -> str:
+    if mistakes is None:
+        return ""
+    matches = []
+    for hint, wrong in mistakes(ex, inputs).items():
+        same = True
+        for name in ex.axes:
+            if name not in wrong:
+                continue
+            a = outputs[name]
+            if not isinstance(a, np.ndarray) or a.shape != wrong[name].shape or \
+                    float(np.max(compare.rel_errors(a.astype(np.float64), wrong[name]), initial=0)) > HINT_TOL:
+                same = False
+                break
+        if same:
+            matches.append(hint)
+    return f"; looks like: {' / '.join(matches)}" if matches else ""
+
+
+def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]],
+                expected: Oracle, mistakes: MistakeBook | None = None,
+                forward_ok: Callable[[], bool] | None = None) -> CheckResult:
+    """Compare outputs with the oracle on each (dims, inputs) case; credit per case."""
+    points = ex.points[check]
+    passed, worst, notes = 0, 0.0, []
+    for dims, inputs in cases:
+        label = ", ".join(f"{k}={v}" for k, v in dims.items() if k != "seed")
+        try:
+            outputs, _ = run(ex, student, inputs)
+        except StudentError as e:
+            notes.append(explain_error(e, ex.name))
+            worst = np.inf
+            if isinstance(e, NotDefined) or e.kind == "NotImplementedError":
+                break
+            continue
+        except WrongReturn as e:
+            notes.append(str(e))
+            worst = np.inf
+            break
+        err, failed = _compare_outputs(ex, outputs, expected(ex, inputs), dims)
+        worst = max(worst, err)
+        if not failed:
+            passed += 1
+            continue
+        msg = "; ".join(v.message for _, v in failed) + _hint(ex, outputs, inputs, mistakes)
+        notes.append(f"[{label}] {msg}")
+    if passed < len(cases) and ex.forward is not None and forward_ok is not None and not forward_ok():
+        notes.append(f"note: this uses the cache from your {ex.forward.name}, which fails "
+                     "its own checks: fix it first")
+    score = round(points * passed / len(cases), 2) if cases else 0.0
+    status = "passed" if passed == len(cases) else ("error" if worst == np.inf and not passed else "failed")
+    head = f"{passed}/{len(cases)} cases pass"
+    message = head if not notes else head + "\n" + "\n".join(notes[:3])
+    return CheckResult(ex.name, check, points, score, status, message, worst, ex.tol)
+
+
+def no_modify_check(ex: Exercise, student, dims: dict, inputs: dict) -> CheckResult:
+    """Does the function leave its array arguments unchanged?"""
+    points = ex.points["no_modify"]
+    try:
+        _, after = run(ex, student, inputs, return_args=True)
+    except (StudentError, WrongReturn) as e:
+        msg = explain_error(e, ex.name) if isinstance(e, StudentError) else str(e)
+        return CheckResult(ex.name, "no_modify", points, 0.0, "error", msg)
+    changed = [name for name, value in after.items()
+               if isinstance(value, np.ndarray) and name in inputs
+               and (value.shape != inputs[name].shape or not np.array_equal(value, inputs[name]))]
+    if changed:
+        return CheckResult(ex.name, "no_modify", points, 0.0, "failed",
+                           f"{ex.name} modified its input{'s' if len(changed) > 1 else ''} "
+                           f"{', '.join(changed)} in place (e.g. `+=` on an argument); "
+                           "work on a copy or build a new array")
+    return CheckResult(ex.name, "no_modify", points, points, "passed", "inputs unchanged")
+
+
+def _forward_outputs(ex: Exercise, student, args: dict) -> dict:
+    fwd = ex.forward
+    from autograder.exercise import unpack
+    return unpack(student.call(fwd.name, *(args[a.name] for a in fwd.args)), fwd.returns, fwd.name)
+
+
+def grad_check(ex: Exercise, student, dims: dict, inputs: dict) -> CheckResult:
+    """Compare the student's backward with centred finite differences of the student's
+    own forward: L = sum over outputs of <output, dout>."""
+    points = ex.points["gradcheck"]
+    fwd = ex.forward
+    try:
+        analytic, _ = run(ex, student, inputs)
+
+        def loss(args):
+            out = _forward_outputs(ex, student, args)
+            total = 0.0
+            for oname, dname in ex.dout_of.items():
+                o = out[oname]
+                if not isinstance(o, np.ndarray) or o.shape != inputs[dname].shape:
+                    raise WrongReturn(f"{fwd.name} returned {oname} with the wrong shape")
+                total += float(np.sum(o.astype(np.float64) * inputs[dname]))
+            return total
+
+        base = {a.name: inputs[a.name].copy() for a in fwd.args}
+        worst, notes = 0.0, []
+        for gname, aname in ex.grad_of.items():
+            numeric = np.zeros_like(base[aname])
+            for i in np.ndindex(numeric.shape):
+                plus = dict(base); plus[aname] = base[aname].copy(); plus[aname][i] += FD_STEP
+                minus = dict(base); minus[aname] = base[aname].copy(); minus[aname][i] -= FD_STEP
+                numeric[i] = (loss(plus) - loss(minus)) / (2 * FD_STEP)
+            v = compare.compare(analytic[gname], numeric, gname, FD_TOL, "".join(
+                a.axes for a in fwd.args if a.name == aname))
+            worst = max(worst, v.error)
+            if not v.ok:
+                notes.append(f"{gname} vs finite differences: {v.message}")
+    except StudentError as e:
+        return CheckResult(ex.name, "gradcheck", points, 0.0, "error", explain_error(e, ex.name))
+    except WrongReturn as e:
+        return CheckResult(ex.name, "gradcheck", points, 0.0, "error", str(e))
+    if notes:
+        return CheckResult(ex.name, "gradcheck", points, 0.0, "failed",
+                           "\n".join(notes[:3]), worst, FD_TOL)
+    return CheckResult(ex.name, "gradcheck", points, points, "passed",
+                       "gradients match finite differences of your forward", worst, FD_TOL)

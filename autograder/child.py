@@ -1,0 +1,133 @@
+"""The student process: load the student's definitions, then answer calls.
+
+Runs forked from a trusted fork server (`zygote`) that has numpy imported already (so a child
+starts in milliseconds). Nothing here decides a score: it receives inputs, calls the
+student's code and sends back plain data (see `wire`). The parent validates everything.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import os
+import resource
+import sys
+import traceback
+
+import numpy as np  # noqa: F401  (imported in the fork server, shared by every child)
+
+from autograder import wire
+
+OUTPUT_FILE = ".output.txt"
+
+
+def _limit(which, value):
+    try:
+        resource.setrlimit(which, (value, value))
+    except (ValueError, OSError):
+        pass
+
+
+def _apply_limits(limits: dict, scratch: str) -> None:
+    os.setsid()  # own process group: the parent kills the whole group when done
+    os.chdir(scratch)
+    # student output goes to a file in the scratch dir, bounded by RLIMIT_FSIZE
+    fd = os.open(OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    sys.stdin = open(os.devnull)
+    _limit(resource.RLIMIT_CORE, 0)
+    _limit(resource.RLIMIT_AS, limits["memory_bytes"])
+    _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
+    _limit(resource.RLIMIT_FSIZE, limits["output_bytes"])
+    if os.getuid() == 0 and limits.get("uid") is not None:
+        # root ignores RLIMIT_NPROC: drop to an unprivileged user first
+        os.setgroups([])
+        os.setgid(limits["uid"])
+        os.setuid(limits["uid"])
+    _limit(resource.RLIMIT_NPROC, limits["max_processes"])
+
+
+def _student_traceback(exc: BaseException, limit_chars: int = 4000) -> str:
+    """The traceback restricted to frames in the student's cells."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    text = "".join(lines)
+    return text[-limit_chars:]
+
+
+def _error(exc: BaseException) -> tuple:
+    msg = str(exc)[:2000] if not isinstance(exc, MemoryError) else "out of memory"
+    return ("error", type(exc).__name__[:80], msg, _student_traceback(exc))
+
+
+def load(cells: list, namespace: dict) -> list[str]:
+    """Run the kept top-level statements of each cell; report failures, go on."""
+    problems = []
+    for index, source, keep in cells:
+        body = ast.parse(source).body
+        for k in keep:
+            stmt = body[k]
+            code = compile(ast.Module(body=[stmt], type_ignores=[]), f"<cell {index}>", "exec")
+            try:
+                exec(code, namespace)
+            except BaseException as e:  # noqa: BLE001  (SystemExit too: report, go on)
+                what = ast.get_source_segment(source, stmt) or ""
+                first = what.splitlines()[0][:80] if what else "a statement"
+                problems.append(f"Cell {index}, line {stmt.lineno} (`{first}`) raised "
+                                f"{type(e).__name__}: {str(e)[:300]}")
+    return problems
+
+
+def main(conn) -> None:
+    """Serve one sandbox: the first message says what to load and which limits apply."""
+    _, cells, limits, scratch = wire.decode(conn.recv_bytes())
+    _apply_limits(limits, scratch)
+    handles: dict[int, object] = {}
+    send, recv = conn.send_bytes, conn.recv_bytes  # keep our own references
+
+    def to_remote(obj):
+        handles[len(handles) + 1] = obj
+        return wire.Remote(len(handles), type(obj).__name__)
+
+    def resolve(v):
+        if type(v) is wire.Remote:
+            return handles[v.id]
+        if type(v) in (list, tuple):
+            return type(v)(resolve(x) for x in v)
+        if type(v) is dict:
+            return {k: resolve(x) for k, x in v.items()}
+        return v
+
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    problems = load(cells, namespace)
+    names = sorted(k for k in namespace if not k.startswith("__"))
+    send(wire.encode(("loaded", problems, names)))
+    while True:
+        try:
+            request = wire.decode(recv())
+        except EOFError:
+            return
+        kind, target, args, kwargs, return_args = request
+        try:
+            if kind == "define":  # grader-supplied helper code (e.g. a test cell class)
+                exec(compile(target, "<grader>", "exec"), namespace)
+                reply = ("ok", None, None)
+            else:
+                real_args, real_kwargs = resolve(args), resolve(kwargs)
+                if kind == "name":      # call a function or class the student defined
+                    value = namespace[target](*real_args, **real_kwargs)
+                elif kind == "method":  # call a method of an object that stayed here
+                    value = getattr(resolve(target[0]), target[1])(*real_args, **real_kwargs)
+                elif kind == "getattr":
+                    value = getattr(resolve(target[0]), target[1])
+                else:
+                    raise ValueError(f"unknown request {kind!r}")
+                after = real_args if return_args else None  # the same objects, maybe modified
+                reply = ("ok", value, after)
+            data = wire.encode(reply, to_remote=to_remote)
+        except BaseException as e:  # noqa: BLE001  (SystemExit and KeyboardInterrupt included)
+            data = wire.encode(_error(e))
+        send(data)

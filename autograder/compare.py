@@ -1,0 +1,128 @@
+"""Compare a student's array with the expected one and say how they differ.
+
+The error of one entry is |a - e| / max(|a| + |e|, floor), the relative error cs231n uses,
+with a floor proportional to the array's scale so that entries that should be ~0 do not
+turn rounding noise into a huge relative error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FLOOR = 1e-6  # times the largest |expected| entry
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    error: float          # max relative error (inf when shapes/types are wrong)
+    message: str = ""     # where and how it differs (empty when ok)
+
+
+def _fmt_index(name: str, idx) -> str:
+    return f"{name}[{', '.join(str(int(i)) for i in idx)}]" if len(idx) else name
+
+
+def as_float_array(value, name: str, shape: tuple, axes: str = "") -> tuple[np.ndarray | None, str]:
+    """Validate a returned value; return (array, "") or (None, message for the student)."""
+    if not isinstance(value, np.ndarray):
+        if isinstance(value, (float, int)) and not isinstance(value, bool) and shape == ():
+            return np.asarray(value, dtype=np.float64), ""
+        what = type(value).__name__ if not hasattr(value, "type_name") else value.type_name
+        return None, f"{name} should be a numpy array of shape {shape}, got a {what}"
+    if value.dtype.kind not in "fiu":
+        return None, f"{name} has dtype {value.dtype}; expected float64"
+    if value.shape != tuple(shape):
+        letters = f" ({', '.join(axes)})" if axes and len(axes) == len(shape) else ""
+        hint = ""
+        if sorted(value.shape) == sorted(shape) and value.shape != tuple(shape):
+            hint = "; the same sizes in another order: an axis is transposed or swapped"
+        elif value.size == int(np.prod(shape)):
+            hint = "; the same number of entries: a reshape went wrong"
+        return None, f"{name} has shape {value.shape}, expected {tuple(shape)}{letters}{hint}"
+    if value.dtype != np.float64:
+        return value.astype(np.float64), ""
+    return value, ""
+
+
+def rel_errors(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    floor = max(FLOOR * scale, 1e-300)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(actual - expected) / np.maximum(np.abs(actual) + np.abs(expected), floor)
+    err[~np.isfinite(actual)] = np.inf
+    return err
+
+
+def compare(actual, expected: np.ndarray, name: str, tol: float, axes: str = "") -> Verdict:
+    """Is `actual` the expected array within `tol`? If not, say where and how."""
+    arr, problem = as_float_array(actual, name, expected.shape, axes)
+    if arr is None:
+        return Verdict(False, np.inf, problem)
+    if arr.size == 0:
+        return Verdict(True, 0.0)
+    err = rel_errors(arr, expected)
+    worst = float(np.max(err))
+    if worst <= tol:
+        return Verdict(True, worst)
+    return Verdict(False, worst, describe(arr, expected, err, name, tol, axes))
+
+
+def describe(a: np.ndarray, e: np.ndarray, err: np.ndarray, name: str, tol: float, axes: str) -> str:
+    """One or two sentences a student can act on."""
+    bad = err > tol
+    idx = np.unravel_index(int(np.argmax(err)), err.shape)
+    parts = []
+    if not np.all(np.isfinite(a)):
+        k = int(np.sum(~np.isfinite(a)))
+        first = np.argwhere(~np.isfinite(a))[0]
+        parts.append(f"{name} contains NaN or inf in {k} of {a.size} entries "
+                     f"(first at {_fmt_index(name, first)})")
+    else:
+        parts.append(f"{int(bad.sum())} of {a.size} entries differ; worst at "
+                     f"{_fmt_index(name, idx)}: got {a[idx]:.6g}, expected {e[idx]:.6g}")
+    # which step of time is the first to differ (axis T), a strong hint for loop bugs
+    if "T" in axes and len(axes) == a.ndim and a.shape[axes.index("T")] > 1:
+        t_axis = axes.index("T")
+        per_t = np.any(bad, axis=tuple(i for i in range(a.ndim) if i != t_axis))
+        wrong = np.flatnonzero(per_t)
+        if len(wrong) and len(wrong) < len(per_t):
+            parts.append(f"timesteps {_ranges(wrong)} differ, the others match")
+        elif len(wrong):
+            parts.append("every timestep differs")
+    parts.extend(_patterns(a, e, tol))
+    return "; ".join(parts)
+
+
+def _ranges(ts) -> str:
+    ts = list(map(int, ts))
+    out, start = [], ts[0]
+    for prev, cur in zip(ts, ts[1:] + [None]):
+        if cur != prev + 1:
+            out.append(f"t={start}" if start == prev else f"t={start}..{prev}")
+            start = cur
+    return ", ".join(out)
+
+
+def _close(a, b, tol=1e-6) -> bool:
+    return a.shape == b.shape and float(np.max(rel_errors(a, b), initial=0.0)) <= tol
+
+
+def _patterns(a: np.ndarray, e: np.ndarray, tol: float) -> list[str]:
+    """Simple relations between the two arrays that point at a kind of bug."""
+    if not np.all(np.isfinite(a)):
+        return []
+    if not np.any(a) and np.any(e):
+        return ["it is all zeros (never filled in, or a gradient not accumulated?)"]
+    if _close(a, -e):
+        return ["it is exactly the negative of the expected value (a sign error)"]
+    if np.any(e):
+        k = float(np.sum(a * e) / np.sum(e * e))
+        if abs(k) > 1e-12 and abs(k - 1) > 1e-6 and _close(a, k * e):
+            return [f"it is the expected value times {k:.4g} (a missing or extra factor)"]
+    return []
+
+
+def nan_free(*arrays) -> bool:
+    return all(np.all(np.isfinite(x)) for x in arrays if isinstance(x, np.ndarray))

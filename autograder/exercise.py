@@ -1,0 +1,127 @@
+"""What an exercise is: how to call the student's function and what comes back.
+
+An exercise names its arguments (with their axes, e.g. x: "NTD"), what the function
+returns, and which returned values are compared. The same `run` drives the reference
+(in the grader), the student in the sandbox (grading) and the student in the notebook
+(self-check): each is an object with `call(name, *args, return_args=False)`.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from autograder.sandbox import NotDefined, StudentError
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    axes: str                                   # one letter per axis, e.g. "NTD"
+    scale: Callable[[dict], float] = lambda dims: 1.0   # std of the random entries
+
+    def shape(self, dims: dict) -> tuple:
+        return tuple(dims[a] for a in self.axes)
+
+
+def fan_in(letter: str) -> Callable[[dict], float]:
+    """Scale weights by 1/sqrt(fan-in) so tanh and sigmoid are not saturated."""
+    return lambda dims: 1.0 / np.sqrt(dims[letter])
+
+
+class WrongReturn(Exception):
+    """The function returned something of the wrong kind (message for the student)."""
+
+
+@dataclass
+class Exercise:
+    name: str                      # the function the student writes
+    number: str                    # "1.1", as in the notebook's heading
+    args: tuple[Arg, ...]          # in call order
+    returns: tuple[str, ...]       # names of what it returns, in order ("h", "cache")
+    axes: dict[str, str]           # returned values that are compared, with their axes
+    points: dict[str, float]       # check name -> points
+    tol: float = 1e-7
+    hidden_dims: tuple = ()        # dims of the randomized hidden cases
+    edge_dims: tuple = ()          # N=1, T=1, H=1 and friends
+    public_dims: tuple = ()        # the cases stored in the fixtures
+    # backward exercises: the forward they differentiate
+    forward: "Exercise | None" = None
+    douts: tuple[Arg, ...] = ()    # upstream gradients, in the backward's call order
+    dout_of: dict[str, str] = field(default_factory=dict)   # forward output -> its dout arg
+    grad_of: dict[str, str] = field(default_factory=dict)   # returned grad -> forward arg
+    needs: tuple[str, ...] = ()    # other student functions this one calls through
+
+    @property
+    def all_args(self) -> tuple[Arg, ...]:
+        return (self.forward.args + self.douts) if self.forward else self.args
+
+    def make_inputs(self, dims: dict, seed: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        return {a.name: rng.normal(size=a.shape(dims)) * a.scale(dims) for a in self.all_args}
+
+    def shapes(self, dims: dict) -> dict[str, tuple]:
+        return {n: tuple(dims[c] for c in ax) for n, ax in self.axes.items()}
+
+    @property
+    def max_points(self) -> float:
+        return float(sum(self.points.values()))
+
+
+def unpack(value, names: tuple[str, ...], fn: str):
+    """Split a returned tuple into named parts, or explain what is wrong with it."""
+    if len(names) == 1:
+        return {names[0]: value}
+    expected = f"a tuple ({', '.join(names)})"
+    if not isinstance(value, (tuple, list)):
+        what = f"a single {type(value).__name__}" if not hasattr(value, "type_name") else value.type_name
+        if isinstance(value, np.ndarray):
+            what = f"a single array of shape {value.shape}"
+        raise WrongReturn(f"{fn} should return {expected}; it returned {what}")
+    if len(value) != len(names):
+        raise WrongReturn(f"{fn} should return {expected} ({len(names)} values); "
+                          f"it returned {len(value)} values")
+    return dict(zip(names, value))
+
+
+def run(ex: Exercise, student, inputs: dict, return_args: bool = False):
+    """Call the exercise on `inputs`; return (outputs by name, {arg: value after the call}).
+
+    Backward exercises first call the student's forward to get the student's own cache."""
+    copy = {k: v.copy() for k, v in inputs.items()}   # the student may modify what it gets
+    if ex.forward is None:
+        value, after = student.call(ex.name, *(copy[a.name] for a in ex.args), return_args=True)
+        names = [a.name for a in ex.args]
+    else:
+        fwd = ex.forward
+        got = unpack(student.call(fwd.name, *(copy[a.name] for a in fwd.args)), fwd.returns, fwd.name)
+        value, after = student.call(ex.name, *(copy[d.name] for d in ex.douts), got["cache"],
+                                    return_args=True)
+        names = [d.name for d in ex.douts]
+        after = after[:len(names)] if after is not None else None
+    outputs = unpack(value, ex.returns, ex.name)
+    return outputs, (dict(zip(names, after)) if after is not None else {})
+
+
+class LocalStudent:
+    """Call functions in this process (the reference in the grader, or the student's
+    own functions in the notebook self-check). Exceptions become StudentError."""
+
+    def __init__(self, namespace: dict):
+        self.namespace = namespace
+
+    def has(self, name: str) -> bool:
+        return name in self.namespace
+
+    def call(self, name: str, *args, return_args: bool = False):
+        if name not in self.namespace:
+            raise NotDefined(name)
+        try:
+            value = self.namespace[name](*args)
+        except Exception as e:  # noqa: BLE001  (reported to the student, not raised)
+            tb = traceback.extract_tb(e.__traceback__)[1:]
+            trace = "".join(traceback.format_list(tb) + traceback.format_exception_only(type(e), e))
+            raise StudentError(type(e).__name__, str(e), trace[-4000:]) from None
+        return (value, args) if return_args else value

@@ -1,0 +1,174 @@
+"""Find the student's code in a notebook: parse it, never string-match it.
+
+A notebook becomes a `Program`: for each code cell, its source with IPython syntax
+(`%magic`, `!shell`, `?help`) turned into plain Python, and the indices of the top-level
+statements the grader will run. Only definitions run: imports, functions, classes and
+simple constants. Top-level calls (checks, plots, demos) do not, so a slow or broken
+demo cell cannot cost a student points, and the grader does not depend on cell order
+beyond what a kernel run top to bottom would do (the last definition of a name wins).
+"""
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Imports of the course's own package are skipped in the grader: the self-check is not
+# available (or needed) inside the sandbox.
+COURSE_PACKAGES = {"autograder"}
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+
+
+class NotebookError(Exception):
+    """The file cannot be read as a notebook. The message is for the student."""
+
+
+@dataclass
+class Cell:
+    index: int          # position among all cells, 1-based (as a student counts them)
+    source: str         # plain Python (IPython syntax already transformed)
+    keep: list[int]     # indices into ast.parse(source).body of statements to run
+
+
+@dataclass
+class Program:
+    cells: list[Cell] = field(default_factory=list)
+    defined: dict[str, int] = field(default_factory=dict)   # name -> cell index (last wins)
+    problems: list[str] = field(default_factory=list)       # messages for the student
+
+    def where(self, name: str) -> str | None:
+        cell = self.defined.get(name)
+        return None if cell is None else f"cell {cell}"
+
+
+def read_cells(path: Path) -> list[tuple[int, str, str]]:
+    """Return (index, cell_type, source) for each cell, or raise NotebookError."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise NotebookError(f"could not read {path.name}: {e.strerror}") from None
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(f"{path.name} is {len(raw) // 2**20} MB; notebooks over "
+                            f"{MAX_NOTEBOOK_BYTES // 2**20} MB are not graded (clear large outputs)")
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        nb = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise NotebookError(
+            f"{path.name} is not a valid notebook: its JSON is broken at line {e.lineno}, "
+            f"column {e.colno} ({e.msg}). Was it edited by hand or saved while truncated? "
+            "Re-download it from Jupyter (File > Download).") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        hint = " (it looks like an old v3 notebook)" if isinstance(nb, dict) and "worksheets" in nb else ""
+        raise NotebookError(f"{path.name} is JSON but not a Jupyter notebook: "
+                            f"it has no list of cells{hint}.")
+    cells = []
+    for i, cell in enumerate(nb["cells"], start=1):
+        if not isinstance(cell, dict):
+            continue
+        src = cell.get("source", "")
+        if isinstance(src, list):
+            src = "".join(s for s in src if isinstance(s, str))
+        if not isinstance(src, str):
+            src = ""
+        cells.append((i, str(cell.get("cell_type", "")), src))
+    return cells
+
+
+def to_python(source: str) -> str:
+    """Turn IPython syntax into plain Python, as the kernel would."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # IPython is optional for the grader: drop magic lines instead
+        if source.lstrip().startswith("%%"):
+            return ""
+        return "\n".join("" if l.lstrip().startswith(("%", "!")) else l
+                         for l in source.splitlines())
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:  # a transformer choking on odd input: leave it to ast to report
+        return source
+
+
+def _is_simple(node: ast.AST) -> bool:
+    """A constant-like expression: literals, names, attributes, and containers of them."""
+    if isinstance(node, (ast.Constant, ast.Name, ast.Attribute)):
+        return True
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return all(_is_simple(e) for e in node.elts)
+    if isinstance(node, ast.UnaryOp):
+        return _is_simple(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _is_simple(node.left) and _is_simple(node.right)
+    if isinstance(node, ast.Dict):
+        return all(k is None or _is_simple(k) for k in node.keys) and all(map(_is_simple, node.values))
+    return False
+
+
+def _kept(stmt: ast.stmt) -> list[str] | None:
+    """Names a top-level statement defines, or None if the grader does not run it."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [stmt.name]
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        mods = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module or ""]
+        if any(m.split(".")[0] in COURSE_PACKAGES for m in mods):
+            return None
+        return [(a.asname or a.name).split(".")[0] for a in stmt.names]
+    if isinstance(stmt, ast.Assign) and _is_simple(stmt.value):
+        if all(isinstance(t, ast.Name) for t in stmt.targets):
+            return [t.id for t in stmt.targets]
+    if isinstance(stmt, ast.AnnAssign) and stmt.value is not None and _is_simple(stmt.value):
+        if isinstance(stmt.target, ast.Name):
+            return [stmt.target.id]
+    return None
+
+
+def load_program(path: Path) -> Program:
+    """Read a notebook (or a .py file) into the Program the sandbox will run."""
+    path = Path(path)
+    if path.suffix == ".py":
+        try:
+            cells = [(1, "code", path.read_text(encoding="utf-8", errors="replace"))]
+        except OSError as e:
+            raise NotebookError(f"could not read {path.name}: {e.strerror}") from None
+    else:
+        cells = read_cells(path)
+    prog = Program()
+    code_cells = [c for c in cells if c[1] == "code"]
+    if not code_cells:
+        prog.problems.append("The notebook has no code cells.")
+    for index, _, source in code_cells:
+        py = to_python(source)
+        try:
+            tree = ast.parse(py)
+        except SyntaxError as e:
+            where = f"line {e.lineno}" if e.lineno else "somewhere"
+            prog.problems.append(f"Cell {index} has a syntax error at {where} ({e.msg}); "
+                                 "the grader skipped that cell.")
+            continue
+        keep = []
+        for k, stmt in enumerate(tree.body):
+            names = _kept(stmt)
+            if names is not None:
+                keep.append(k)
+                for n in names:
+                    prog.defined[n] = index
+        if keep:
+            prog.cells.append(Cell(index, py, keep))
+    return prog
+
+
+def source_of(path: Path, name: str) -> str | None:
+    """The source text of the last top-level definition of `name` (for feedback)."""
+    try:
+        prog = load_program(path)
+    except NotebookError:
+        return None
+    for cell in reversed(prog.cells):
+        tree = ast.parse(cell.source)
+        for stmt in reversed(tree.body):
+            if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)) and stmt.name == name:
+                return ast.get_source_segment(cell.source, stmt)
+    return None

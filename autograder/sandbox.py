@@ -1,0 +1,260 @@
+"""Run student code in a separate, limited process and talk to it.
+
+    with Sandbox(program) as student:
+        h, cache = student.call("rnn_forward", x, h0, Wx, Wh, b)   # arrays come back
+        grads = student.call("rnn_backward", dh, cache)             # cache stayed there
+
+The process is forked from a fork server that has numpy loaded (a few ms per start),
+runs in an empty scratch directory with limits on memory, CPU time, wall time, output
+and processes, and can only send back plain data (`wire`). Every comparison that decides
+a score happens in the caller's process.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from autograder import wire
+from autograder.zygote import Channel
+from autograder.notebook import Program
+
+# One BLAS thread per student process: predictable time, no oversubscription.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+NOBODY = 65534
+
+
+@dataclass
+class Limits:
+    call_seconds: float = 10.0        # wall time for one call
+    load_seconds: float = 20.0        # wall time to run the notebook's definitions
+    cpu_seconds: int = 60             # CPU time for the whole process
+    memory_bytes: int = 2 << 30       # address space
+    output_bytes: int = 4 << 20       # stdout+stderr file, and any file it writes
+    max_processes: int = 64           # processes/threads of the sandbox user
+    reply_bytes: int = 256 << 20      # largest answer accepted
+    uid: int | None = NOBODY          # run as this user when the grader is root
+
+    def for_child(self) -> dict:
+        return {"memory_bytes": self.memory_bytes, "cpu_seconds": self.cpu_seconds,
+                "output_bytes": self.output_bytes, "max_processes": self.max_processes,
+                "uid": self.uid}
+
+
+class StudentError(Exception):
+    """The student's code raised. `kind` is the exception type's name."""
+
+    def __init__(self, kind: str, message: str, trace: str = ""):
+        super().__init__(f"{kind}: {message}")
+        self.kind, self.message, self.trace = kind, message, trace
+
+
+class StudentTimeout(StudentError):
+    def __init__(self, seconds: float):
+        super().__init__("Timeout", f"did not finish within {seconds:g} s (an infinite loop?)")
+
+
+class StudentCrashed(StudentError):
+    def __init__(self, detail: str):
+        super().__init__("Crash", detail)
+
+
+class NotDefined(StudentError):
+    def __init__(self, name: str):
+        super().__init__("NameError", f"`{name}` is not defined in the notebook")
+        self.name = name
+
+
+class Zygote:
+    """The fork server (see `zygote`), started on first use, one per grading process."""
+
+    _instance = None
+
+    def __init__(self):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        # a small environment: student code has no business with the grader's variables
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent",
+               "PYTHONPATH": package_root, "PYTHONDONTWRITEBYTECODE": "1",
+               **{v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], env=env, cwd="/", stdin=subprocess.DEVNULL)
+        theirs.close()
+        self.control = ours
+
+    @classmethod
+    def get(cls) -> "Zygote":
+        if cls._instance is None or cls._instance.proc.poll() is not None:
+            cls._instance = cls()
+        return cls._instance
+
+    def spawn(self) -> tuple[int, Channel]:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        socket.send_fds(self.control, [b"spawn"], [theirs.fileno()])
+        pid = int(self.control.recv(64))
+        theirs.close()
+        return pid, Channel(ours)
+
+    def exit_status(self, pid: int, wait: float = 1.0) -> int | None:
+        """The child's exit code (negative: killed by that signal), None if unknown."""
+        deadline = time.monotonic() + wait
+        while True:
+            self.control.sendall(b"status %d" % pid)
+            answer = self.control.recv(64)
+            if answer != b"running":
+                status = int(answer)
+                return os.waitstatus_to_exitcode(status)
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.02)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "the student process stopped answering"
+    if code < 0:
+        sig = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
+        why = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed: memory or time limit)",
+               "SIGXFSZ": " (output or file size limit)", "SIGSEGV": " (a crash)"}.get(str(sig), "")
+        return f"the student process was killed by {sig}{why}"
+    return f"the student process exited with code {code} (sys.exit or os._exit in the code?)"
+
+
+@dataclass
+class Sandbox:
+    program: Program
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self):
+        self.pid = None
+        self.conn = None
+        self.scratch = None
+        self.names: set[str] = set()
+        self.load_problems: list[str] = []
+        self.output = ""           # what the student's code printed (for feedback only)
+        self.restarts = 0
+
+    # -- life cycle -------------------------------------------------------------
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self):
+        self.scratch = tempfile.mkdtemp(prefix="lstm-grade-")
+        os.chmod(self.scratch, 0o777)  # the student process runs as an unprivileged user
+        cells = [(c.index, c.source, c.keep) for c in self.program.cells]
+        self.pid, self.conn = Zygote.get().spawn()
+        self.conn.send_bytes(wire.encode(("setup", cells, self.limits.for_child(), self.scratch)))
+        status, problems, names = self._receive(self.limits.load_seconds)
+        if status != "loaded":
+            raise StudentCrashed("the notebook could not be loaded")
+        self.load_problems, self.names = list(problems), set(names)
+
+    def close(self):
+        if self.pid is not None:
+            self._kill()
+            self._collect_output()
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.pid = None
+
+    def _kill(self):
+        for kill in (os.killpg, os.kill):  # the child's group (what it started), then itself
+            try:
+                kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def _collect_output(self):
+        try:
+            with open(os.path.join(self.scratch, ".output.txt"), "rb") as f:
+                text = f.read(20_000).decode("utf-8", errors="replace")
+        except OSError:
+            return
+        if text:
+            self.output += text
+
+    def restart(self):
+        """A fresh process after a timeout or crash (handles from the old one are gone)."""
+        self.close()
+        self.restarts += 1
+        self.start()
+
+    # -- talking ----------------------------------------------------------------
+    def _ended(self) -> str:
+        return _describe_exit(Zygote.get().exit_status(self.pid))
+
+    def _receive(self, seconds: float):
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._kill()
+                raise StudentTimeout(seconds)
+            try:
+                if self.conn.poll(min(left, 0.5)):
+                    data = self.conn.recv_bytes(self.limits.reply_bytes)
+                    break
+            except (EOFError, OSError) as e:
+                too_large = isinstance(e, OSError) and "limit" in str(e)
+                detail = f"the answer was too large ({e})" if too_large else self._ended()
+                self._kill()
+                raise StudentCrashed(detail) from None
+        try:
+            return wire.decode(data, max_bytes=self.limits.reply_bytes)
+        except wire.WireError as e:
+            self._kill()
+            raise StudentCrashed(f"the answer could not be read ({e})") from None
+
+    def _request(self, kind, target, args=(), kwargs=None, return_args=False, seconds=None):
+        if self.conn is None:
+            self.restart()
+        try:
+            self.conn.send_bytes(wire.encode((kind, target, tuple(args), kwargs or {}, return_args)))
+        except OSError:
+            detail = self._ended()
+            self._kill()
+            raise StudentCrashed(detail) from None
+        reply = self._receive(seconds or self.limits.call_seconds)
+        if not isinstance(reply, tuple) or not reply:
+            raise StudentCrashed("the answer was not understood")
+        if reply[0] == "error" and len(reply) == 4:
+            raise StudentError(*(str(x) for x in reply[1:]))
+        if reply[0] != "ok" or len(reply) != 3:
+            raise StudentCrashed("the answer was not understood")
+        return reply[1], reply[2]
+
+    def has(self, name: str) -> bool:
+        return name in self.names
+
+    def call(self, name: str, *args, return_args: bool = False, **kwargs):
+        """Call the student's function `name`; with return_args, also get the arguments
+        back as they are after the call (to see if the code modified them)."""
+        if name not in self.names:
+            raise NotDefined(name)
+        value, after = self._request("name", name, args, kwargs, return_args)
+        return (value, after) if return_args else value
+
+    def call_method(self, obj: wire.Remote, method: str, *args, **kwargs):
+        return self._request("method", (obj, method), args, kwargs)[0]
+
+    def getattr(self, obj: wire.Remote, attr: str):
+        return self._request("getattr", (obj, attr))[0]
+
+    def define(self, source: str):
+        """Run grader-supplied helper code (e.g. a cell class) in the student process."""
+        self._request("define", source)
