@@ -19,7 +19,7 @@ import numpy as np
 
 from autograder import compare
 from autograder.exercise import Exercise, WrongReturn, run
-from autograder.sandbox import NotDefined, StudentError, StudentTimeout
+from autograder.sandbox import NotDefined, StudentCrashed, StudentError, StudentTimeout
 
 FD_STEP = 1e-5
 FD_TOL = 1e-6
@@ -95,7 +95,7 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
                 forward_ok: Callable[[], bool] | None = None) -> CheckResult:
     """Compare outputs with the oracle on each (dims, inputs) case; credit per case."""
     points = ex.points[check]
-    passed, worst, notes = 0, 0.0, []
+    passed, worst, notes, blocking = 0, 0.0, [], None
     for dims, inputs in cases:
         label = ", ".join(f"{k}={v}" for k, v in dims.items() if k != "seed")
         try:
@@ -103,12 +103,14 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
         except StudentError as e:
             notes.append(explain_error(e, ex.name))
             worst = np.inf
-            if isinstance(e, NotDefined) or e.kind == "NotImplementedError":
-                break
+            if isinstance(e, (NotDefined, StudentTimeout, StudentCrashed)) or \
+                    e.kind == "NotImplementedError":
+                blocking = notes[-1]
+                break  # the same would happen on every other case
             continue
         except WrongReturn as e:
             notes.append(str(e))
-            worst = np.inf
+            worst, blocking = np.inf, str(e)
             break
         err, failed = _compare_outputs(ex, outputs, expected(ex, inputs), dims)
         worst = max(worst, err)
@@ -124,6 +126,8 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
     status = "passed" if passed == len(cases) else ("error" if worst == np.inf and not passed else "failed")
     head = f"{passed}/{len(cases)} cases pass"
     message = head if not notes else head + "\n" + "\n".join(notes[:3])
+    if blocking is not None and not passed:
+        message = blocking  # nothing ran: say why, once
     return CheckResult(ex.name, check, points, score, status, message, worst, ex.tol)
 
 

@@ -117,7 +117,7 @@ def _patterns(a: np.ndarray, e: np.ndarray, tol: float) -> list[str]:
         return ["it is all zeros (never filled in, or a gradient not accumulated?)"]
     if _close(a, -e):
         return ["it is exactly the negative of the expected value (a sign error)"]
-    if np.any(e):
+    if np.any(e) and e.size > 1:
         k = float(np.sum(a * e) / np.sum(e * e))
         if abs(k) > 1e-12 and abs(k - 1) > 1e-6 and _close(a, k * e):
             return [f"it is the expected value times {k:.4g} (a missing or extra factor)"]

@@ -47,12 +47,15 @@ class Exercise:
     hidden_dims: tuple = ()        # dims of the randomized hidden cases
     edge_dims: tuple = ()          # N=1, T=1, H=1 and friends
     public_dims: tuple = ()        # the cases stored in the fixtures
+    grad_dims: dict = field(default_factory=dict)   # small case for finite differences
     # backward exercises: the forward they differentiate
     forward: "Exercise | None" = None
     douts: tuple[Arg, ...] = ()    # upstream gradients, in the backward's call order
     dout_of: dict[str, str] = field(default_factory=dict)   # forward output -> its dout arg
     grad_of: dict[str, str] = field(default_factory=dict)   # returned grad -> forward arg
     needs: tuple[str, ...] = ()    # other student functions this one calls through
+    # known-wrong versions, for feedback: hint -> fn(reference, inputs) -> outputs by name
+    mistakes: dict[str, Callable] = field(default_factory=dict)
 
     @property
     def all_args(self) -> tuple[Arg, ...]:

@@ -142,6 +142,7 @@ class Sandbox:
         self.load_problems: list[str] = []
         self.output = ""           # what the student's code printed (for feedback only)
         self.restarts = 0
+        self.timeouts = 0          # calls that ran out of time (the grader stops early)
 
     # -- life cycle -------------------------------------------------------------
     def __enter__(self):
@@ -204,6 +205,7 @@ class Sandbox:
             left = deadline - time.monotonic()
             if left <= 0:
                 self._kill()
+                self.timeouts += 1
                 raise StudentTimeout(seconds)
             try:
                 if self.conn.poll(min(left, 0.5)):

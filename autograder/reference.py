@@ -1,0 +1,40 @@
+"""The reference solutions: the functions of solutions/NN_name.ipynb, run in-process.
+
+The instructor's notebook is trusted, so it runs here, not in a sandbox. Only its
+definitions run (the same selection the grader makes for students: `notebook`).
+"""
+from __future__ import annotations
+
+import builtins
+from functools import lru_cache
+from pathlib import Path
+
+from autograder import child, notebook
+from autograder.exercise import LocalStudent
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ReferenceMissing(Exception):
+    pass
+
+
+@lru_cache(maxsize=None)
+def _load(path: str) -> dict:
+    program = notebook.load_program(Path(path))
+    namespace = {"__name__": "reference", "__builtins__": builtins}
+    problems = child.load([(c.index, c.source, c.keep) for c in program.cells], namespace)
+    # a plotting import may fail on a grading machine without matplotlib: that is fine
+    real = [p for p in problems if "ModuleNotFoundError" not in p]
+    if real:
+        raise ReferenceMissing(f"the reference notebook {path} does not load: {real[0]}")
+    return namespace
+
+
+def reference(chapter, root: Path | str | None = None) -> LocalStudent:
+    """The chapter's reference functions, callable like a student (`.call(name, *args)`)."""
+    path = Path(root or ROOT) / "solutions" / chapter.NOTEBOOK
+    if not path.exists():
+        raise ReferenceMissing(
+            f"{path} is missing: grading and fixtures need the instructor's solutions/ folder")
+    return LocalStudent(_load(str(path.resolve())))

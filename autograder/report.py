@@ -1,0 +1,121 @@
+"""Write grades: per submission a Gradescope results.json and a feedback.md; per class
+a grades.csv rebuilt from every results.json in the folder (so rows graded in an
+earlier run, or before a crash, are kept).
+
+Gradescope's format: {"score", "tests": [{"name", "score", "max_score", "status",
+"output", "visibility"}], "output", "visibility", "extra_data"}; status is "passed" or
+"failed". Our own fields (chapter, per-exercise totals, file hash) go in "extra_data".
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from pathlib import Path
+
+CHECK_TITLES = {"values": "hidden cases", "edges": "edge shapes (N=1, T=1, H=1...)",
+                "gradcheck": "gradients vs finite differences", "no_modify": "inputs left unchanged"}
+
+
+def _number(graded, name: str) -> str:
+    if graded.chapter is None:
+        return ""
+    return next((ex.number for ex in graded.chapter.EXERCISES if ex.name == name), "")
+
+
+def results_json(graded) -> dict:
+    tests = []
+    for r in graded.results:
+        tests.append({
+            "name": f"{_number(graded, r.exercise)} {r.exercise}: {CHECK_TITLES.get(r.check, r.check)}",
+            "score": r.score, "max_score": r.points,
+            "status": "passed" if r.passed else "failed",
+            "output": r.message, "visibility": "visible"})
+    exercises = [ex.name for ex in graded.chapter.EXERCISES] if graded.chapter else []
+    general = "\n".join(graded.problems)
+    if graded.output:
+        general += ("\n\n" if general else "") + "Your code printed:\n" + graded.output[:4000]
+    return {
+        "score": graded.score, "max_score": graded.max_score, "tests": tests,
+        "output": general, "visibility": "visible",
+        "extra_data": {"submission": graded.path, "key": graded.key, "sha256": graded.sha256,
+                       "chapter": graded.chapter.NOTEBOOK if graded.chapter else None,
+                       "exercises": {n: graded.exercise_score(n) for n in exercises},
+                       "seconds": round(graded.seconds, 2)}}
+
+
+def feedback_md(graded) -> str:
+    title = graded.chapter.TITLE if graded.chapter else "unknown chapter"
+    lines = [f"# Feedback: {graded.key}", "",
+             f"Chapter: {title}. Score: **{graded.score:g} / {graded.max_score:g}**", ""]
+    for p in graded.problems:
+        lines.append(f"> {p}")
+    if graded.problems:
+        lines.append("")
+    for ex in (graded.chapter.EXERCISES if graded.chapter else []):
+        mine = [r for r in graded.results if r.exercise == ex.name]
+        lines += [f"## Exercise {ex.number} `{ex.name}`: "
+                  f"{graded.exercise_score(ex.name):g} / {ex.max_points:g}", "",
+                  "| check | result | points |", "|---|---|---|"]
+        for r in mine:
+            lines.append(f"| {CHECK_TITLES.get(r.check, r.check)} | "
+                         f"{'pass' if r.passed else 'FAIL'} | {r.score:g} / {r.points:g} |")
+        details, shown = [], set()
+        for r in mine:
+            if not r.passed and r.message not in shown:
+                shown.add(r.message)
+                details.append(f"**{CHECK_TITLES.get(r.check, r.check)}**:\n\n```\n{r.message}\n```")
+        lines += [""] + details + [""] if details else [""]
+    if graded.output:
+        lines += ["## What your code printed", "", "```", graded.output[:4000], "```", ""]
+    return "\n".join(lines)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_submission(out: Path, graded) -> Path:
+    folder = Path(out) / graded.key
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_atomic(folder / "results.json", json.dumps(results_json(graded), indent=1))
+    _write_atomic(folder / "feedback.md", feedback_md(graded))
+    return folder
+
+
+def already_graded(out: Path, key: str, path: Path) -> bool:
+    try:
+        old = json.loads((Path(out) / key / "results.json").read_text())
+        return old["extra_data"]["sha256"] == hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def write_grades_csv(out: Path) -> Path:
+    """One row per submission folder in `out`, one column per exercise."""
+    rows, columns = [], []
+    for results in sorted(Path(out).glob("*/results.json")):
+        try:
+            data = json.loads(results.read_text())
+            extra = data["extra_data"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for name in extra.get("exercises", {}):
+            if name not in columns:
+                columns.append(name)
+        problem = data.get("output", "").split("\n")[0][:200]
+        rows.append({"submission": extra.get("key", results.parent.name),
+                     "chapter": (extra.get("chapter") or "").replace(".ipynb", ""),
+                     **extra.get("exercises", {}), "total": data["score"],
+                     "max_score": data["max_score"], "problem": problem})
+    target = Path(out) / "grades.csv"
+    tmp = target.with_name("grades.csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, ["submission", "chapter", *columns, "total", "max_score", "problem"])
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, target)
+    return target
