@@ -1,0 +1,366 @@
+"""The grader, tested by mutation: known-wrong implementations lose points on the right
+exercise (and the feedback names the bug where it can), and correct implementations
+written differently get full marks. Then the bad inputs of a real class."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from autograder.grade import grade_notebook, main_grade, seed_for
+from autograder.exercises import rnn_review
+from autograder.sandbox import Limits
+from conftest import CHAPTER, SOLUTION
+
+FULL = 40.0
+EXERCISES = [ex.name for ex in rnn_review.EXERCISES]
+# who depends on whom: a wrong step function also breaks what is built on it
+USES = {"rnn_step_forward": {"rnn_forward", "rnn_step_backward", "rnn_backward"},
+        "rnn_forward": {"rnn_backward"}, "rnn_step_backward": {"rnn_backward"}}
+
+
+def feedback(graded, exercise=None) -> str:
+    return "\n".join(r.message for r in graded.results if exercise in (None, r.exercise))
+
+
+# -- known-wrong implementations ---------------------------------------------------------
+
+MUTANTS = {
+    "no bias": ("rnn_step_forward", """
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            h_next = np.tanh(x @ Wx + h_prev @ Wh)
+            return h_next, (x, h_prev, Wx, Wh, h_next)
+        """, "bias b is missing"),
+    "sigmoid for tanh": ("rnn_step_forward", """
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            h_next = 1 / (1 + np.exp(-(x @ Wx + h_prev @ Wh + b)))
+            return h_next, (x, h_prev, Wx, Wh, h_next)
+        """, "sigmoid used instead of tanh"),
+    "x and h weights swapped": ("rnn_step_forward", """
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            h_next = np.tanh(x @ Wh + h_prev @ Wx + b)
+            return h_next, (x, h_prev, Wx, Wh, h_next)
+        """, "ValueError"),
+    "off by one in time": ("rnn_forward", """
+        def rnn_forward(x, h0, Wx, Wh, b):
+            N, T, D = x.shape
+            h, caches, h_t = np.zeros((N, T, h0.shape[1])), [], h0
+            for t in range(T):
+                h[:, t] = h_t                      # stored before the step
+                h_t, c = rnn_step_forward(x[:, t], h_t, Wx, Wh, b)
+                caches.append(c)
+            return h, caches
+        """, "off by one"),
+    "state not carried": ("rnn_forward", """
+        def rnn_forward(x, h0, Wx, Wh, b):
+            steps = [rnn_step_forward(x[:, t], h0, Wx, Wh, b) for t in range(x.shape[1])]
+            return np.stack([s[0] for s in steps], axis=1), [s[1] for s in steps]
+        """, "every step starts from h0"),
+    "tanh derivative missing": ("rnn_step_backward", """
+        def rnn_step_backward(dh_next, cache):
+            x, h_prev, Wx, Wh, h_next = cache
+            da = dh_next
+            return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+        """, "tanh derivative is missing"),
+    "db not summed over the batch": ("rnn_step_backward", """
+        def rnn_step_backward(dh_next, cache):
+            x, h_prev, Wx, Wh, h_next = cache
+            da = dh_next * (1 - h_next ** 2)
+            return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.mean(axis=0)
+        """, "times"),
+    "dWh not accumulated": ("rnn_backward", """
+        def rnn_backward(dh, cache):
+            N, T, H = dh.shape
+            dx = np.zeros((N, T, cache[0][0].shape[1]))
+            carry = np.zeros((N, H))
+            for t in reversed(range(T)):
+                dx[:, t], carry, dWx, dWh, db = rnn_step_backward(dh[:, t] + carry, cache[t])
+            return dx, carry, dWx, dWh, db
+        """, "not accumulated over time"),
+    "carried gradient not added": ("rnn_backward", """
+        def rnn_backward(dh, cache):
+            N, T, H = dh.shape
+            dx = np.zeros((N, T, cache[0][0].shape[1]))
+            dWx, dWh, db = 0, 0, 0
+            for t in reversed(range(T)):
+                dx[:, t], dh0, a, b_, c = rnn_step_backward(dh[:, t], cache[t])
+                dWx, dWh, db = dWx + a, dWh + b_, db + c
+            return dx, dh0, dWx, dWh, db
+        """, "carried from step t+1 is not added"),
+    "dh0 not returned": ("rnn_backward", """
+        def rnn_backward(dh, cache):
+            N, T, H = dh.shape
+            dx = np.zeros((N, T, cache[0][0].shape[1]))
+            dWx, dWh, db, carry = 0, 0, 0, np.zeros((N, H))
+            for t in reversed(range(T)):
+                dx[:, t], carry, a, b_, c = rnn_step_backward(dh[:, t] + carry, cache[t])
+                dWx, dWh, db = dWx + a, dWh + b_, db + c
+            return dx, np.zeros((N, H)), dWx, dWh, db
+        """, "dh0 is not returned"),
+    "time loop stops one step early": ("rnn_backward", """
+        def rnn_backward(dh, cache):
+            N, T, H = dh.shape
+            dx = np.zeros((N, T, cache[0][0].shape[1]))
+            dWx, dWh, db, carry = 0, 0, 0, np.zeros((N, H))
+            for t in reversed(range(1, T)):
+                dx[:, t], carry, a, b_, c = rnn_step_backward(dh[:, t] + carry, cache[t])
+                dWx, dWh, db = dWx + a, dWh + b_, db + c
+            return dx, carry, dWx, dWh, db
+        """, "t=0"),
+    "upstream gradient modified in place": ("rnn_backward", """
+        def rnn_backward(dh, cache):
+            N, T, H = dh.shape
+            dx = np.zeros((N, T, cache[0][0].shape[1]))
+            dWx, dWh, db, carry = 0, 0, 0, np.zeros((N, H))
+            for t in reversed(range(T)):
+                dh[:, t] += carry                     # writes into the caller's array
+                dx[:, t], carry, a, b_, c = rnn_step_backward(dh[:, t], cache[t])
+                dWx, dWh, db = dWx + a, dWh + b_, db + c
+            return dx, carry, dWx, dWh, db
+        """, "modified its input dh in place"),
+}
+
+
+@pytest.mark.parametrize("mutant", MUTANTS)
+def test_known_wrong_implementation_loses_points_on_its_exercise(mutant, make_notebook):
+    """Each bug costs points on its own exercise, not on unrelated ones, and is named."""
+    target, source, clue = MUTANTS[mutant]
+    graded = grade_notebook(make_notebook({target: source}))
+    assert graded.exercise_score(target) < 10, feedback(graded, target)
+    assert clue in feedback(graded, target)
+    for other in set(EXERCISES) - {target} - USES.get(target, set()):
+        assert graded.exercise_score(other) == 10, (other, feedback(graded, other))
+
+
+def test_a_wrong_forward_is_flagged_when_grading_its_backward(make_notebook):
+    """A broken rnn_forward makes rnn_backward fail too; the feedback says to fix it first."""
+    graded = grade_notebook(make_notebook({"rnn_forward": MUTANTS["state not carried"][1]}))
+    assert graded.exercise_score("rnn_backward") < 10
+    assert "which fails its own checks: fix it first" in feedback(graded, "rnn_backward")
+
+
+# -- correct implementations, written differently ------------------------------------------
+
+# BPTT that never looks inside a step cache (the variants below change its format)
+GENERIC_BACKWARD = """
+    def rnn_backward(dh, cache):
+        T = dh.shape[1]
+        carry, grads, dxs = np.zeros_like(dh[:, 0]), None, [None] * T
+        for t in reversed(range(T)):
+            dxs[t], carry, *g = rnn_step_backward(dh[:, t] + carry, cache[t])
+            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
+        return (np.stack(dxs, axis=1), carry, *grads)
+    """
+
+VARIANTS = {
+    "inline loops, stacked arrays in a dict cache": {
+        "rnn_forward": """
+            def rnn_forward(x, h0, Wx, Wh, b):
+                N, T, D = x.shape
+                hs = [h0]
+                for t in range(T):
+                    hs.append(np.tanh(np.dot(x[:, t, :], Wx) + np.dot(hs[-1], Wh) + b))
+                h = np.stack(hs[1:], axis=1)                     # (N, T, H)
+                return h, {"x": x, "h": h, "h0": h0, "Wx": Wx, "Wh": Wh}
+            """,
+        "rnn_backward": """
+            def rnn_backward(dh, cache):
+                x, h, Wx, Wh = cache["x"], cache["h"], cache["Wx"], cache["Wh"]
+                prev = np.concatenate([cache["h0"][:, None], h[:, :-1]], axis=1)   # (N, T, H)
+                da = np.zeros_like(h)
+                carry = np.zeros_like(cache["h0"])
+                for t in range(h.shape[1] - 1, -1, -1):
+                    da[:, t] = (dh[:, t] + carry) * (1 - h[:, t] ** 2)
+                    carry = da[:, t] @ Wh.T
+                dx = np.einsum("nth,dh->ntd", da, Wx)
+                dWx = np.einsum("ntd,nth->dh", x, da)
+                dWh = np.einsum("ntk,nth->kh", prev, da)
+                return dx, carry, dWx, dWh, da.sum(axis=(0, 1))
+            """},
+    "cache keeps the pre-activation, derivative via cosh": {
+        "rnn_backward": GENERIC_BACKWARD,
+        "rnn_step_forward": """
+            def rnn_step_forward(x, h_prev, Wx, Wh, b):
+                a = np.matmul(x, Wx) + np.matmul(h_prev, Wh) + b[None, :]
+                return np.tanh(a), {"a": a, "x": x, "h_prev": h_prev, "Wx": Wx, "Wh": Wh}
+            """,
+        "rnn_step_backward": """
+            def rnn_step_backward(dh_next, cache):
+                da = dh_next / np.cosh(cache["a"]) ** 2
+                return (da.dot(cache["Wx"].T), da.dot(cache["Wh"].T), cache["x"].T.dot(da),
+                        cache["h_prev"].T.dot(da), np.sum(da, axis=0))
+            """},
+    "a cache object that stays in the student process": {
+        "rnn_backward": GENERIC_BACKWARD,
+        "rnn_step_forward": """
+            class StepCache:
+                def __init__(self, **parts):
+                    self.__dict__.update(parts)
+
+            def rnn_step_forward(x, h_prev, Wx, Wh, b):
+                h_next = 1 - 2 / (np.exp(2 * (x @ Wx + h_prev @ Wh + b)) + 1)   # tanh, rewritten
+                return h_next, StepCache(x=x, h_prev=h_prev, Wx=Wx, Wh=Wh, h=h_next)
+            """,
+        "rnn_step_backward": """
+            def rnn_step_backward(dh_next, cache):
+                da = dh_next * (1 - cache.h * cache.h)
+                return da @ cache.Wx.T, da @ cache.Wh.T, cache.x.T @ da, cache.h_prev.T @ da, da.sum(0)
+            """},
+    "vectorised weight gradients after the loop": {
+        "rnn_backward": """
+            def rnn_backward(dh, cache):
+                N, T, H = dh.shape
+                das, dxs, carry = [None] * T, [None] * T, np.zeros((N, H))
+                for t in reversed(range(T)):
+                    x, h_prev, Wx, Wh, h_next = cache[t]
+                    das[t] = (dh[:, t] + carry) * (1 - h_next ** 2)
+                    dxs[t] = das[t] @ Wx.T
+                    carry = das[t] @ Wh.T
+                da = np.stack(das, 1)
+                xs = np.stack([c[0] for c in cache], 1)
+                hp = np.stack([c[1] for c in cache], 1)
+                dWx = xs.reshape(N * T, -1).T @ da.reshape(N * T, H)
+                dWh = hp.reshape(N * T, H).T @ da.reshape(N * T, H)
+                return np.stack(dxs, 1), carry, dWx, dWh, da.reshape(N * T, H).sum(0)
+            """},
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_correct_implementation_written_differently_gets_full_marks(variant, make_notebook):
+    graded = grade_notebook(make_notebook(VARIANTS[variant]))
+    assert graded.score == FULL, feedback(graded)
+
+
+def test_solutions_get_full_marks_and_chapter_stubs_get_zero():
+    solved = grade_notebook(SOLUTION)
+    assert (solved.score, solved.max_score) == (FULL, FULL), feedback(solved)
+    stubs = grade_notebook(CHAPTER)
+    assert stubs.score == 0 and stubs.max_score == FULL
+    for name in EXERCISES:
+        assert "is not implemented yet" in feedback(stubs, name)
+
+
+def test_hidden_cases_differ_between_submissions_but_not_between_regrades():
+    ex = rnn_review.rnn_forward
+    assert seed_for("aaaa", ex) == seed_for("aaaa", ex)
+    assert seed_for("aaaa", ex) != seed_for("bbbb", ex)
+    assert seed_for("aaaa", ex) != seed_for("aaaa", rnn_review.rnn_backward)
+
+
+# -- bad input: a clear message for that student, and the next one is graded ---------------
+
+def test_notebook_that_is_not_json(tmp_path):
+    bad = tmp_path / "broken.ipynb"
+    bad.write_text('{"cells": [ {"cell_type": "code", "source": "def f(')
+    graded = grade_notebook(bad, chapter="01_rnn_review")
+    assert graded.score == 0 and graded.max_score == FULL
+    assert "not a valid notebook" in graded.problems[0] and "line 1" in graded.problems[0]
+
+
+def test_missing_and_renamed_functions(make_notebook):
+    graded = grade_notebook(make_notebook({
+        "rnn_forward": None,
+        "rnn_step_backward": """
+            def rnn_step_backwards(dh_next, cache):
+                return None
+            """}))
+    assert "`rnn_forward` is not defined" in feedback(graded, "rnn_forward")
+    assert "defines `rnn_step_backwards`: was it renamed?" in feedback(graded, "rnn_step_backward")
+    assert graded.exercise_score("rnn_step_forward") == 10
+
+
+@pytest.mark.parametrize("body, clue", [
+    ("return np.tanh(x @ Wx + h_prev @ Wh + b)", "should return a tuple (h_next, cache)"),
+    ("return (x @ Wx + h_prev @ Wh + b).T, None", "has shape"),
+    ("return np.full((x.shape[0], Wh.shape[0]), np.nan), None", "NaN"),
+    ("return [[0.0]], None", "should be a numpy array"),
+    ("raise ValueError('shapes do not align')", "raised ValueError: shapes do not align"),
+])
+def test_wrong_returns_and_exceptions_are_explained(body, clue, make_notebook):
+    graded = grade_notebook(make_notebook({"rnn_step_forward": f"""
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            {body}
+        """}))
+    assert graded.exercise_score("rnn_step_forward") <= 2  # at most "inputs unchanged"
+    assert clue in feedback(graded, "rnn_step_forward")
+    assert graded.exercise_score("rnn_step_backward") < 10  # it needs the forward's cache
+
+
+def test_infinite_loop_times_out_and_the_rest_is_graded(make_notebook):
+    graded = grade_notebook(make_notebook({"rnn_forward": """
+        def rnn_forward(x, h0, Wx, Wh, b):
+            while True:
+                pass
+        """}), limits=Limits(call_seconds=1.0))
+    assert "did not finish within 1 s" in feedback(graded, "rnn_forward")
+    assert graded.exercise_score("rnn_forward") == 0
+    assert graded.exercise_score("rnn_step_forward") == 10
+    assert graded.exercise_score("rnn_step_backward") == 10
+    assert graded.seconds < 30
+
+
+def test_huge_allocation_is_reported_as_memory(make_notebook):
+    graded = grade_notebook(make_notebook({"rnn_step_forward": """
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            waste = np.ones((1 << 40,))
+            return waste, None
+        """}), limits=Limits(memory_bytes=1 << 30))
+    assert "memory" in feedback(graded, "rnn_step_forward").lower()
+    assert graded.exercise_score("rnn_step_forward") == 0
+
+
+def test_slow_definition_at_load_time_is_reported(make_notebook):
+    graded = grade_notebook(make_notebook(extra_cells=["""
+        import time
+        def stall(seconds=time.sleep(60)):
+            pass
+        """]), limits=Limits(load_seconds=1.0))
+    assert graded.score == 0
+    assert "could not be loaded" in feedback(graded)
+
+
+def test_demo_cells_with_loops_and_magics_do_not_matter(make_notebook):
+    graded = grade_notebook(make_notebook(extra_cells=[
+        "%matplotlib inline\n!echo hello\nwhile True:\n    pass",
+        "check(rnn_forward)\nraise RuntimeError('a demo cell fails')"]))
+    assert graded.score == FULL, feedback(graded)
+
+
+def test_a_class_with_one_bad_notebook_is_still_graded(tmp_path, make_notebook, capsys):
+    """Broken JSON, an infinite loop and a good notebook: every student gets a row."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "alice.ipynb").write_text("not json at all")
+    make_notebook({"rnn_step_forward": """
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            while True:
+                pass
+        """}, name="class/bob.ipynb")
+    make_notebook(name="class/carol.ipynb")
+    out = tmp_path / "grades"
+    assert main_grade([str(folder), "--out", str(out), "--timeout", "1"]) == 0
+    rows = {r["submission"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+    assert set(rows) == {"alice", "bob", "carol"}
+    assert float(rows["carol"]["total"]) == FULL
+    assert float(rows["alice"]["total"]) == 0 and "not a valid notebook" in rows["alice"]["problem"]
+    assert float(rows["bob"]["rnn_step_forward"]) == 0
+    results = json.loads((out / "bob" / "results.json").read_text())
+    assert {"score", "tests"} <= results.keys()
+    assert all({"name", "score", "max_score", "status", "output", "visibility"} <= t.keys()
+               for t in results["tests"])
+    assert "did not finish" in (out / "bob" / "feedback.md").read_text()
+
+
+def test_grading_again_keeps_earlier_rows_and_resume_skips_graded(tmp_path, make_notebook, capsys):
+    out = tmp_path / "grades"
+    first = make_notebook(name="first.ipynb")
+    second = make_notebook(name="second.ipynb")
+    main_grade([str(first), "--out", str(out)])
+    main_grade([str(second), "--out", str(out)])
+    rows = list(csv.DictReader(open(out / "grades.csv")))
+    assert [r["submission"] for r in rows] == ["first", "second"]
+    capsys.readouterr()
+    main_grade([str(first), str(second), "--out", str(out), "--resume"])
+    assert capsys.readouterr().out.count("already graded, skipped") == 2
