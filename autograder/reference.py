@@ -19,8 +19,9 @@ class ReferenceMissing(Exception):
     pass
 
 
-@lru_cache(maxsize=None)
-def _load(path: str) -> dict:
+@lru_cache(maxsize=16)
+def _load(path: str, stamp: tuple) -> dict:
+    """Load once per version of the file (`stamp`: modification time and size)."""
     program = notebook.load_program(Path(path))
     namespace = {"__name__": "reference", "__builtins__": builtins}
     problems = child.load([(c.index, c.source, c.keep) for c in program.cells], namespace)
@@ -37,4 +38,5 @@ def reference(chapter, root: Path | str | None = None) -> LocalStudent:
     if not path.exists():
         raise ReferenceMissing(
             f"{path} is missing: grading and fixtures need the instructor's solutions/ folder")
-    return LocalStudent(_load(str(path.resolve())))
+    info = path.stat()
+    return LocalStudent(_load(str(path.resolve()), (info.st_mtime_ns, info.st_size)))
