@@ -63,8 +63,13 @@ def explain_error(e: StudentError, fn: str) -> str:
 def _compare_outputs(ex: Exercise, outputs: dict, expected: dict, dims: dict):
     """Return (worst error, list of (name, Verdict) that failed)."""
     worst, failed = 0.0, []
-    for name, axes in ex.axes.items():
-        v = compare.compare(outputs[name], expected[name], name, ex.tol, axes)
+    for name in expected:
+        if name not in outputs:
+            failed.append((name, compare.Verdict(False, np.inf, f"{name} is missing")))
+            worst = np.inf
+            continue
+        v = compare.compare(outputs[name], np.asarray(expected[name], dtype=np.float64), name,
+                            ex.tol, ex.axes.get(name, ""))
         worst = max(worst, v.error)
         if not v.ok:
             failed.append((name, v))

@@ -123,6 +123,8 @@ def main(conn) -> None:
                     value = getattr(resolve(target[0]), target[1])(*real_args, **real_kwargs)
                 elif kind == "getattr":
                     value = getattr(resolve(target[0]), target[1])
+                elif kind == "setattr":
+                    value = setattr(resolve(target[0]), target[1], real_args[0])
                 else:
                     raise ValueError(f"unknown request {kind!r}")
                 after = real_args if return_args else None  # the same objects, maybe modified

@@ -56,12 +56,18 @@ class Exercise:
     needs: tuple[str, ...] = ()    # other student functions this one calls through
     # known-wrong versions, for feedback: hint -> fn(reference, inputs) -> outputs by name
     mistakes: dict[str, Callable] = field(default_factory=dict)
+    # exercises that are not "call a function on random arrays":
+    inputs_fn: Callable | None = None   # (dims, seed) -> inputs (ints, flags, ...)
+    call_fn: Callable | None = None     # (student, inputs) -> (outputs by name, args after)
+    checks_fn: Callable | None = None   # (ex, student, seed) -> [CheckResult]: property checks
 
     @property
     def all_args(self) -> tuple[Arg, ...]:
         return (self.forward.args + self.douts) if self.forward else self.args
 
     def make_inputs(self, dims: dict, seed: int) -> dict[str, np.ndarray]:
+        if self.inputs_fn is not None:
+            return self.inputs_fn(dims, seed)
         rng = np.random.default_rng(seed)
         return {a.name: rng.normal(size=a.shape(dims)) * a.scale(dims) for a in self.all_args}
 
@@ -93,7 +99,9 @@ def run(ex: Exercise, student, inputs: dict, return_args: bool = False):
     """Call the exercise on `inputs`; return (outputs by name, {arg: value after the call}).
 
     Backward exercises first call the student's forward to get the student's own cache."""
-    copy = {k: v.copy() for k, v in inputs.items()}   # the student may modify what it gets
+    copy = {k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
+    if ex.call_fn is not None:   # e.g. build an object first, then call its method
+        return ex.call_fn(student, copy)
     if ex.forward is None:
         value, after = student.call(ex.name, *(copy[a.name] for a in ex.args), return_args=True)
         names = [a.name for a in ex.args]
@@ -117,6 +125,27 @@ class LocalStudent:
 
     def has(self, name: str) -> bool:
         return name in self.namespace
+
+    def define(self, source: str, names=()):
+        """Run grader-supplied helper code in the namespace (as Sandbox.define does)."""
+        exec(compile(source, "<grader>", "exec"), self.namespace)
+
+    def _guard(self, action):
+        try:
+            return action()
+        except Exception as e:  # noqa: BLE001
+            tb = traceback.extract_tb(e.__traceback__)[2:]
+            trace = "".join(traceback.format_list(tb) + traceback.format_exception_only(type(e), e))
+            raise StudentError(type(e).__name__, str(e), trace[-4000:]) from None
+
+    def call_method(self, obj, method: str, *args):
+        return self._guard(lambda: getattr(obj, method)(*args))
+
+    def getattr(self, obj, attr: str):
+        return self._guard(lambda: getattr(obj, attr))
+
+    def setattr(self, obj, attr: str, value):
+        return self._guard(lambda: setattr(obj, attr, value))
 
     def call(self, name: str, *args, return_args: bool = False):
         if name not in self.namespace:

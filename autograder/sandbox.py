@@ -257,6 +257,11 @@ class Sandbox:
     def getattr(self, obj: wire.Remote, attr: str):
         return self._request("getattr", (obj, attr))[0]
 
-    def define(self, source: str):
-        """Run grader-supplied helper code (e.g. a cell class) in the student process."""
+    def setattr(self, obj: wire.Remote, attr: str, value):
+        self._request("setattr", (obj, attr), (value,))
+
+    def define(self, source: str, names=()):
+        """Run grader-supplied helper code (e.g. a cell class) in the student process;
+        `names` are the names it defines, callable afterwards with `call`."""
         self._request("define", source)
+        self.names.update(names)

@@ -8,6 +8,7 @@ numeric dtypes, numbers, strings, None, tuples, lists, dicts with string keys) a
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 
@@ -54,8 +55,9 @@ def encode(value, *, to_remote=None) -> bytes:
             if a.dtype.kind not in "fiub":
                 if to_remote is None:
                     raise WireError(f"arrays of dtype {a.dtype} cannot be sent")
-                return {"remote": to_remote(v)}
-            a = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False)
+                r = to_remote(v)
+                return {"remote": [r.id, r.type_name]}
+            a = np.asarray(a, order="C").astype(a.dtype.newbyteorder("<"), copy=False)
             blobs.append(np.ndarray.tobytes(a))
             return {"nd": len(blobs) - 1, "dtype": a.dtype.str, "shape": list(a.shape)}
         if t is tuple:
@@ -89,8 +91,8 @@ def decode(data: bytes, *, max_bytes: int = 1 << 30):
     try:
         head = json.loads(data[8:8 + hlen])
         sizes = json.loads(data[8 + hlen:8 + hlen + mlen])
-    except (ValueError, UnicodeDecodeError) as e:
-        raise WireError(f"bad header: {e}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise WireError(f"bad header: {type(e).__name__}") from None
     if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes):
         raise WireError("bad blob table")
     offsets, pos = [], 8 + hlen + mlen
@@ -121,7 +123,10 @@ def decode(data: bytes, *, max_bytes: int = 1 << 30):
                 raise WireError("bad dict")
             return {_str(k): walk(x, depth + 1) for k, x in d.items()}
         if "remote" in node:
-            rid, name = _list(node["remote"])
+            parts = _list(node["remote"])
+            if len(parts) != 2:
+                raise WireError("bad remote")
+            rid, name = parts
             if type(rid) is not int:
                 raise WireError("bad remote id")
             return Remote(rid, _str(name)[:80])
@@ -130,17 +135,22 @@ def decode(data: bytes, *, max_bytes: int = 1 << 30):
             if type(i) is not int or not 0 <= i < len(offsets) or dtype not in _DTYPES:
                 raise WireError("bad array")
             shape = tuple(_list(shape))
-            if not all(type(s) is int and s >= 0 for s in shape) or len(shape) > 32:
+            if not all(type(s) is int and 0 <= s < 2**48 for s in shape) or len(shape) > 32:
                 raise WireError("bad array shape")
             lo, hi = offsets[i]
             dt = np.dtype(dtype)
-            if int(np.prod(shape, dtype=np.int64)) * dt.itemsize != hi - lo:
+            if math.prod(shape) * dt.itemsize != hi - lo:
                 raise WireError("array size does not match its shape")
             return np.frombuffer(data, dtype=dt, count=(hi - lo) // dt.itemsize,
                                  offset=lo).reshape(shape).astype(dt.newbyteorder("="))
         raise WireError("unexpected node")
 
-    return walk(head, 0)
+    try:
+        return walk(head, 0)
+    except WireError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as e:
+        raise WireError(f"malformed message ({type(e).__name__})") from None
 
 
 def _str(x):

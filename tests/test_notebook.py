@@ -1,0 +1,208 @@
+"""Tests for autograder/notebook.py: reading a student's notebook into a Program."""
+import ast
+import json
+import sys
+
+import pytest
+
+from autograder.notebook import NotebookError, load_program, read_cells, source_of
+
+
+# --------------------------------------------------------------------------- helpers
+
+def code(source):
+    return {"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
+            "execution_count": None}
+
+
+def md(source):
+    return {"cell_type": "markdown", "metadata": {}, "source": source}
+
+
+def write_nb(tmp_path, *cells, name="student.ipynb"):
+    path = tmp_path / name
+    path.write_text(json.dumps({"cells": list(cells), "metadata": {}, "nbformat": 4,
+                                "nbformat_minor": 5}))
+    return path
+
+
+def kept(prog):
+    """The top-level statements the grader would run, as source text."""
+    out = []
+    for cell in prog.cells:
+        body = ast.parse(cell.source).body
+        out += [ast.get_source_segment(cell.source, body[k]) for k in cell.keep]
+    return out
+
+
+@pytest.fixture(params=["ipython", "no-ipython"])
+def magic_mode(request, monkeypatch):
+    """Run a test with IPython's transformer, and with the fallback used when it is absent."""
+    if request.param == "ipython":
+        pytest.importorskip("IPython.core.inputtransformer2")
+    else:
+        monkeypatch.setitem(sys.modules, "IPython.core.inputtransformer2", None)
+    return request.param
+
+
+# --------------------------------------------------------------------------- bad files
+
+def test_broken_json_names_line_and_column(tmp_path):
+    """A truncated/hand-edited notebook gives NotebookError pointing at the broken spot."""
+    path = tmp_path / "broken.ipynb"
+    path.write_text('{\n  "cells": [\n    oops\n  ]\n}')
+    with pytest.raises(NotebookError) as err:
+        read_cells(path)
+    assert "broken.ipynb" in str(err.value)
+    assert "line 3" in str(err.value) and "column 5" in str(err.value)
+
+
+@pytest.mark.parametrize("content", [[1, 2, 3], {"metadata": {}, "nbformat": 4},
+                                     {"cells": "not a list"}])
+def test_json_that_is_not_a_notebook(tmp_path, content):
+    """Valid JSON without a list of cells is refused with a message saying so."""
+    path = tmp_path / "x.ipynb"
+    path.write_text(json.dumps(content))
+    with pytest.raises(NotebookError, match="not a Jupyter notebook"):
+        load_program(path)
+
+
+def test_v3_notebook_is_recognised(tmp_path):
+    """An old nbformat-3 notebook (cells inside worksheets) is refused with a v3 hint."""
+    path = tmp_path / "old.ipynb"
+    path.write_text(json.dumps({"nbformat": 3, "worksheets": [{"cells": []}], "metadata": {}}))
+    with pytest.raises(NotebookError, match="v3"):
+        load_program(path)
+
+
+def test_missing_file_is_a_notebook_error(tmp_path):
+    """A file that cannot be read is a NotebookError, not an OSError."""
+    with pytest.raises(NotebookError, match="could not read"):
+        load_program(tmp_path / "nothing.ipynb")
+
+
+@pytest.mark.parametrize("cells", [[], [md("# Only prose")]])
+def test_no_code_cells_is_a_problem(tmp_path, cells):
+    """An empty notebook, or one with only markdown, loads with a problem message."""
+    prog = load_program(write_nb(tmp_path, *cells))
+    assert prog.cells == [] and prog.defined == {}
+    assert any("no code cells" in p for p in prog.problems)
+
+
+def test_source_as_list_of_lines(tmp_path):
+    """nbformat stores sources as lists of lines; they are joined before parsing."""
+    prog = load_program(write_nb(tmp_path, code(["def f(x):\n", "    return x + 1\n"])))
+    assert prog.defined == {"f": 1} and prog.problems == []
+
+
+# --------------------------------------------------------------------------- magics
+
+MAGIC_CELLS = {
+    "line magic": "%matplotlib inline\ndef f(): return 1\n",
+    "shell": "!pip install x\ndef f(): return 1\n",
+    "shell assign": "files = !ls\ndef f(): return 1\n",
+    "help": "np?\ndef f(): return 1\n",
+}
+
+
+@pytest.mark.parametrize("kind", MAGIC_CELLS)
+def test_magics_do_not_hide_definitions(tmp_path, magic_mode, kind, request):
+    """IPython syntax in a cell does not break parsing: the function in it is found."""
+    prog = load_program(write_nb(tmp_path, code(MAGIC_CELLS[kind])))
+    assert prog.problems == []
+    assert prog.defined.get("f") == 1
+
+
+def test_cell_magic_time_keeps_definitions(tmp_path, magic_mode):
+    """A function in a `%%time` cell is defined when the kernel runs it, so it is found."""
+    prog = load_program(write_nb(tmp_path, code("%%time\ndef g():\n    return 2\n")))
+    assert prog.defined.get("g") == 1
+
+
+def test_magic_lines_are_not_run(tmp_path, magic_mode):
+    """The magics themselves are not kept (there is no get_ipython in the sandbox)."""
+    prog = load_program(write_nb(tmp_path, code(
+        "%matplotlib inline\n!pip install x\ndef f(): return 1\n")))
+    assert kept(prog) == ["def f(): return 1"]
+
+
+# --------------------------------------------------------------------------- what is kept
+
+def test_syntax_error_cell_is_reported_and_others_load(tmp_path):
+    """A cell that does not parse is named (cell index, line); the other cells still load."""
+    prog = load_program(write_nb(tmp_path,
+                                 md("# Chapter"),
+                                 code("def good():\n    return 1\n"),
+                                 code("x = 1\ndef bad(:\n    pass\n"),
+                                 code("def later():\n    return 2\n")))
+    assert len(prog.problems) == 1
+    assert "Cell 3" in prog.problems[0] and "line 2" in prog.problems[0]
+    assert prog.defined == {"good": 2, "later": 4}
+
+
+def test_only_definitions_are_kept(tmp_path):
+    """Imports, defs, classes and simple constants are kept; calls and computed values are not."""
+    prog = load_program(write_nb(tmp_path, code(
+        "import numpy as np\n"
+        "from math import sqrt\n"
+        "N = 3\n"
+        "SHAPE = (N, -2 * N)\n"
+        "EPS: float = 1e-5\n"
+        "def f(x):\n    return x\n"
+        "class Cell:\n    pass\n"
+        "check(f)\n"
+        "plt.show()\n"
+        "print('demo')\n"
+        "y = f(2)\n"
+        "data = np.random.randn(1000, 1000)\n"
+        "for i in range(3):\n    pass\n")))
+    assert set(prog.defined) == {"np", "sqrt", "N", "SHAPE", "EPS", "f", "Cell"}
+    text = "\n".join(kept(prog))
+    for dropped in ("check(f)", "plt.show()", "print(", "y =", "randn", "for i"):
+        assert dropped not in text
+
+
+def test_course_package_import_is_skipped(tmp_path):
+    """`from autograder import check` (the self-check) is not run by the grader."""
+    prog = load_program(write_nb(tmp_path, code(
+        "from autograder import check\nimport autograder.checks\nimport numpy as np\n")))
+    assert kept(prog) == ["import numpy as np"]
+    assert "check" not in prog.defined and "autograder" not in prog.defined
+
+
+def test_last_definition_wins(tmp_path):
+    """A name defined twice belongs to its last cell (1-based over all cells, markdown too)."""
+    prog = load_program(write_nb(tmp_path,
+                                 md("intro"),
+                                 code("def f():\n    return 'first'\n"),
+                                 md("more prose"),
+                                 code("def f():\n    return 'second'\n")))
+    assert prog.defined["f"] == 4
+    assert prog.where("f") == "cell 4" and prog.where("nope") is None
+
+
+def test_py_file_loads(tmp_path):
+    """A plain .py file loads as a single cell 1."""
+    path = tmp_path / "student.py"
+    path.write_text("import os\n\ndef f(x):\n    return x * 2\n\nf(3)\n")
+    prog = load_program(path)
+    assert prog.defined == {"os": 1, "f": 1} and prog.problems == []
+    assert kept(prog) == ["import os", "def f(x):\n    return x * 2"]
+
+
+# --------------------------------------------------------------------------- source_of
+
+def test_source_of_returns_last_definition(tmp_path):
+    """source_of gives the text of the last top-level definition of a name."""
+    path = write_nb(tmp_path,
+                    code("def f(x):\n    return x\n"),
+                    code("import numpy as np\n\ndef f(x):\n    # better\n    return np.tanh(x)\n\nf(1)\n"))
+    assert source_of(path, "f") == "def f(x):\n    # better\n    return np.tanh(x)"
+
+
+def test_source_of_unknown_name_or_bad_file(tmp_path):
+    """source_of returns None for a name not defined, and for an unreadable notebook."""
+    assert source_of(write_nb(tmp_path, code("def f(): pass\n")), "g") is None
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{")
+    assert source_of(bad, "f") is None
