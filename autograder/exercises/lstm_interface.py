@@ -1,0 +1,358 @@
+"""Chapter 2, the LSTM interface: initialisers, parameter count, the cell contract and
+the layer loop. References: solutions/02_lstm_interface.ipynb.
+
+Initialisers are random, so they are graded by properties (bounds, variance,
+orthonormality, drawing from the given rng), never by matching one draw. run_cell is
+graded with cells the grader supplies, so it can be graded before any LSTM exists.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.checks import CheckResult, explain_error
+from autograder.exercise import Arg, Exercise, WrongReturn
+from autograder.sandbox import StudentError
+
+NOTEBOOK = "02_lstm_interface.ipynb"
+TITLE = "The LSTM interface"
+
+# Helpers run in the student's process: the rng is made there (it cannot travel).
+WITH_RNG = '''
+def _grader_with_rng(fn_name, seed, *args):
+    import numpy
+    return globals()[fn_name](*args, numpy.random.default_rng(seed))
+
+def _grader_build(cell, input_dim, seed):
+    import numpy
+    return cell.build(input_dim, numpy.random.default_rng(seed))
+'''
+
+
+class _Report:
+    """Collects property-check results; the first student error fails what is left."""
+
+    def __init__(self, ex):
+        self.ex, self.results = ex, []
+
+    def add(self, check: str, problem: str | None, passed_msg: str = "ok"):
+        pts = self.ex.points[check]
+        if problem is None:
+            self.results.append(CheckResult(self.ex.name, check, pts, pts, "passed", passed_msg))
+        else:
+            self.results.append(CheckResult(self.ex.name, check, pts, 0.0, "failed", problem))
+
+    def fail_rest(self, message: str):
+        done = {r.check for r in self.results}
+        for check, pts in self.ex.points.items():
+            if check not in done:
+                self.results.append(CheckResult(self.ex.name, check, pts, 0.0, "error", message))
+        return self.results
+
+
+def _array(value, name, shape):
+    if not isinstance(value, np.ndarray):
+        return f"{name} should be a numpy array of shape {shape}, got {type(value).__name__}"
+    if value.shape != tuple(shape):
+        return f"{name} has shape {value.shape}, expected {tuple(shape)}"
+    if value.dtype != np.float64:
+        return f"{name} has dtype {value.dtype}, expected float64"
+    if not np.all(np.isfinite(value)):
+        return f"{name} contains NaN or inf"
+    return None
+
+
+def _draw(student, name, seed, shape):
+    student.define(WITH_RNG, names=("_grader_with_rng", "_grader_build"))
+    return student.call("_grader_with_rng", name, seed, tuple(shape))
+
+
+# -- 2.1 glorot_uniform -----------------------------------------------------------------------
+
+GLOROT_SHAPES = ((400, 300), (3, 8), (1, 1))
+
+
+def glorot_problems(W, fan_in, fan_out, name="W"):
+    """Bounds and variance of a Glorot-uniform draw (None when fine)."""
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    top = float(np.max(np.abs(W)))
+    if top > limit * (1 + 1e-12):
+        ratio = top / limit
+        if abs(ratio - np.sqrt((fan_in + fan_out) / fan_in)) < 0.05:
+            why = "; the limit looks like sqrt(6 / fan_in): it is sqrt(6 / (fan_in + fan_out))"
+        elif W.size > 100 and np.mean(np.abs(W) > limit) > 0.001:
+            why = "; the values look normally distributed: draw uniformly in [-limit, limit]"
+        else:
+            why = ""
+        return (f"{name}: |entries| reach {top:.4g}, above the limit sqrt(6 / (fan_in + fan_out)) "
+                f"= {limit:.4g} for shape ({fan_in}, {fan_out}){why}")
+    if W.size >= 1000 and top < 0.9 * limit:
+        return (f"{name}: the largest |entry| is {top:.4g}, far below the limit {limit:.4g}: "
+                "draw from the whole range [-limit, limit]")
+    return None
+
+
+def _glorot_checks(ex, student, seed):
+    report = _Report(ex)
+    try:
+        draws = {shape: _draw(student, ex.name, seed, shape) for shape in GLOROT_SHAPES}
+        again = _draw(student, ex.name, seed, GLOROT_SHAPES[0])
+        other = _draw(student, ex.name, seed + 1, GLOROT_SHAPES[0])
+    except StudentError as e:
+        return report.fail_rest(explain_error(e, ex.name))
+    shape_problem = next((p for s, W in draws.items() if (p := _array(W, f"W for shape {s}", s))), None)
+    report.add("shape", shape_problem)
+    if shape_problem:
+        return report.fail_rest("not checked: fix the shape first")
+    report.add("bounds", next((p for s, W in draws.items() if (p := glorot_problems(W, *s))), None))
+    W = draws[GLOROT_SHAPES[0]]
+    limit2 = 6.0 / sum(GLOROT_SHAPES[0])
+    var, mean = float(W.var()), float(W.mean())
+    spread = np.sqrt(limit2 / 3 / W.size)
+    problem = None
+    if abs(var / (limit2 / 3) - 1) > 0.05:
+        problem = (f"the variance is {var:.4g}; a uniform draw in [-limit, limit] has variance "
+                   f"limit^2 / 3 = {limit2 / 3:.4g} = 2 / (fan_in + fan_out)")
+    elif abs(mean) > 6 * spread:
+        problem = f"the mean is {mean:.3g}, not 0: the range should be symmetric, [-limit, limit]"
+    report.add("variance", problem)
+    if not np.array_equal(W, again):
+        problem = ("two calls with generators of the same seed gave different matrices: draw from "
+                   "the `rng` argument (rng.uniform), not from np.random")
+    elif np.array_equal(W, other):
+        problem = "generators with different seeds gave the same matrix: draw from the `rng` argument"
+    else:
+        problem = None
+    report.add("rng", problem, "the same seed gives the same matrix, another seed another")
+    return report.results
+
+
+glorot_uniform = Exercise(
+    name="glorot_uniform", number="2.1", args=(), returns=("W",), axes={},
+    points={"shape": 2, "bounds": 3, "variance": 3, "rng": 2}, checks_fn=_glorot_checks)
+
+
+# -- 2.2 orthogonal ---------------------------------------------------------------------------
+
+ORTHO_SHAPES = ((8, 8), (5, 20), (20, 5), (1, 1), (1, 4))
+
+
+def orthogonal_problem(Q, name="Q", tol=1e-10):
+    rows, cols = Q.shape
+    gram, which = (Q.T @ Q, "Q^T Q") if rows >= cols else (Q @ Q.T, "Q Q^T")
+    err = float(np.max(np.abs(gram - np.eye(len(gram)))))
+    if err <= tol:
+        return None
+    off = float(np.max(np.abs(gram - np.diag(np.diag(gram)))))
+    hint = ""
+    if off <= tol:
+        hint = ": the vectors are orthogonal but not of length 1 (normalise them)"
+    elif rows != cols:
+        other = Q @ Q.T if rows >= cols else Q.T @ Q
+        if np.allclose(other, np.eye(len(other)), atol=tol):
+            hint = ": the wrong side is orthonormal (for rows < cols the rows must be orthonormal)"
+    return f"{name} of shape {Q.shape}: {which} differs from the identity by {err:.3g}{hint}"
+
+
+def _orthogonal_checks(ex, student, seed):
+    report = _Report(ex)
+    try:
+        draws = {shape: _draw(student, ex.name, seed, shape) for shape in ORTHO_SHAPES}
+        again = _draw(student, ex.name, seed, ORTHO_SHAPES[0])
+        other = _draw(student, ex.name, seed + 1, ORTHO_SHAPES[0])
+    except StudentError as e:
+        return report.fail_rest(explain_error(e, ex.name))
+    shape_problem = next((p for s, Q in draws.items() if (p := _array(Q, f"Q for shape {s}", s))), None)
+    report.add("shape", shape_problem)
+    if shape_problem:
+        return report.fail_rest("not checked: fix the shape first")
+    report.add("orthonormal", next((p for Q in draws.values() if (p := orthogonal_problem(Q))), None))
+    Q = draws[ORTHO_SHAPES[0]]
+    if not np.array_equal(Q, again):
+        problem = "the same seed gave different matrices: draw from the `rng` argument"
+    elif np.array_equal(Q, other) or np.allclose(np.abs(Q), np.eye(len(Q))):
+        problem = "the matrix does not depend on the seed (or is the identity): it must be random"
+    else:
+        problem = None
+    report.add("rng", problem, "random, and the same seed gives the same matrix")
+    return report.results
+
+
+orthogonal = Exercise(
+    name="orthogonal", number="2.2", args=(), returns=("Q",), axes={},
+    points={"shape": 2, "orthonormal": 5, "rng": 3}, checks_fn=_orthogonal_checks)
+
+
+# -- 2.3 lstm_param_count ---------------------------------------------------------------------
+
+def _count_inputs(d, seed):
+    return {"input_dim": d["D"], "units": d["H"]}
+
+
+def _count(D, H, gates=4, biases=1, recurrent=True):
+    return {"count": gates * (D * H + (H * H if recurrent else 0) + biases * H)}
+
+
+lstm_param_count = Exercise(
+    name="lstm_param_count", number="2.3", args=(Arg("input_dim", ""), Arg("units", "")),
+    returns=("count",), axes={"count": ""}, points={"values": 7, "edges": 3}, tol=0.0,
+    inputs_fn=_count_inputs,
+    hidden_dims=({"D": 32, "H": 64}, {"D": 100, "H": 7}, {"D": 3, "H": 250}),
+    edge_dims=({"D": 1, "H": 1}, {"D": 1, "H": 5}), public_dims=({"D": 32, "H": 64}, {"D": 1, "H": 1}),
+    mistakes={
+        "one set of weights counted, not four (i, f, g, o each have their own)":
+            lambda ref, i: _count(i["input_dim"], i["units"], gates=1),
+        "the biases are left out": lambda ref, i: _count(i["input_dim"], i["units"], biases=0),
+        "two biases per gate: that is PyTorch's count (bias_ih and bias_hh), not Keras's":
+            lambda ref, i: _count(i["input_dim"], i["units"], biases=2),
+        "the recurrent weights Wh (H x 4H) are left out":
+            lambda ref, i: _count(i["input_dim"], i["units"], recurrent=False),
+    })
+
+
+# -- 2.4 LSTMCell (construction, build, initial state) -----------------------------------------
+
+def _cell_checks(ex, student, seed):
+    report = _Report(ex)
+    D, H, N = 5, 3, 4
+    try:
+        student.define(WITH_RNG, names=("_grader_with_rng", "_grader_build"))
+        cell = student.call("LSTMCell", H)
+        state_size, units = student.getattr(cell, "state_size"), student.getattr(cell, "units")
+        ok = tuple(state_size) == (H, H) if isinstance(state_size, (tuple, list)) else False
+        report.add("state_size", None if ok and units == H else
+                   f"LSTMCell({H}) should have units == {H} and state_size == ({H}, {H}); "
+                   f"got units={units!r}, state_size={state_size!r}")
+        student.call("_grader_build", cell, D, seed)
+        Wx, Wh, b = (student.getattr(cell, a) for a in ("Wx", "Wh", "b"))
+    except StudentError as e:
+        return report.fail_rest(explain_error(e, "LSTMCell"))
+    shapes = [_array(Wx, "Wx", (D, 4 * H)), _array(Wh, "Wh", (H, 4 * H)), _array(b, "b", (4 * H,))]
+    problem = next((p for p in shapes if p), None)
+    report.add("build", problem or glorot_problems(Wx, D, 4 * H, "Wx") or orthogonal_problem(Wh, "Wh"),
+               "Wx (D, 4H) Glorot-uniform, Wh (H, 4H) with orthonormal rows")
+    if problem:
+        report.add("forget_bias", "not checked: b has the wrong shape")
+    else:
+        want = np.zeros(4 * H)
+        want[H:2 * H] = 1.0
+        hint = ""
+        if np.array_equal(b, np.ones(4 * H)):
+            hint = ": only the forget gate's block is 1, the others are 0"
+        elif np.array_equal(b[:H], np.ones(H)):
+            hint = ": the forget gate is the second block, b[H:2H] (order i, f, g, o)"
+        report.add("forget_bias", None if np.array_equal(b, want) else
+                   f"b should be 0 except the forget gate's block b[{H}:{2 * H}] = 1{hint}")
+    try:
+        state = student.call_method(cell, "get_initial_state", N)
+    except StudentError as e:
+        return report.fail_rest(explain_error(e, "LSTMCell.get_initial_state"))
+    if not isinstance(state, (list, tuple)) or len(state) != 2:
+        problem = "get_initial_state should return a list [h, c] of two arrays"
+    else:
+        problem = _array(state[0], "h", (N, H)) or _array(state[1], "c", (N, H))
+        if problem is None and (np.any(state[0]) or np.any(state[1])):
+            problem = "the initial states should be zeros"
+    report.add("initial_state", problem, f"two zero arrays of shape ({N}, {H})")
+    return report.results
+
+
+lstm_cell = Exercise(
+    name="LSTMCell", number="2.4", args=(), returns=(), axes={},
+    points={"state_size": 2, "build": 3, "forget_bias": 3, "initial_state": 2},
+    checks_fn=_cell_checks, needs=("glorot_uniform", "orthogonal"))
+
+
+# -- 2.5 run_cell ------------------------------------------------------------------------------
+
+GRADER_CELLS = '''
+class _GraderTwoStateCell:
+    """States [h, c]: c adds x @ W, h follows tanh(c); the output is not h on purpose."""
+    def __init__(self, W):
+        import numpy
+        self.np, self.W = numpy, W
+        self.units = W.shape[1]
+        self.state_size = (self.units, self.units)
+    def get_initial_state(self, batch_size):
+        return [self.np.zeros((batch_size, self.units)), self.np.full((batch_size, self.units), 0.5)]
+    def __call__(self, x, states):
+        h, c = states
+        c = c + x @ self.W
+        h = self.np.tanh(c) + 0.5 * h
+        return 2.0 * h + 1.0, [h, c]
+
+class _GraderOneStateCell:
+    """One state, like a GRU: the loop must not assume two."""
+    def __init__(self, W):
+        import numpy
+        self.np, self.W = numpy, W
+        self.units = W.shape[1]
+        self.state_size = self.units
+    def get_initial_state(self, batch_size):
+        return [self.np.full((batch_size, self.units), -0.25)]
+    def __call__(self, x, states):
+        s = self.np.tanh(x @ self.W + states[0])
+        return s * s, [s]
+'''
+CELL_NAMES = ("_GraderTwoStateCell", "_GraderOneStateCell")
+
+
+def _run_inputs(d, seed):
+    rng = np.random.default_rng(seed)
+    N, T, D, H = d["N"], d["T"], d["D"], d["H"]
+    inputs = {"x": rng.normal(size=(N, T, D)), "W": rng.normal(size=(D, H)) / np.sqrt(D),
+              "return_sequences": bool(d["seq"]), "return_state": bool(d["state"]),
+              "cell": int(d["cell"]), "init": bool(d["init"])}
+    for k in range(2 - int(d["cell"])):
+        inputs[f"s{k}"] = rng.normal(size=(N, H)) * 0.5
+    return inputs
+
+
+def _call_run_cell(student, i):
+    student.define(GRADER_CELLS, names=CELL_NAMES)
+    kind = int(i["cell"])
+    cell = student.call(CELL_NAMES[kind], i["W"])
+    n_states = 2 - kind
+    init = [i[f"s{k}"] for k in range(n_states)] if bool(i["init"]) else None
+    seq, with_state = bool(i["return_sequences"]), bool(i["return_state"])
+    value, after = student.call("run_cell", cell, i["x"], init, seq, with_state, return_args=True)
+    args_after = {"x": after[1]}
+    if init is not None and isinstance(after[2], (list, tuple)):
+        args_after.update({f"s{k}": s for k, s in enumerate(after[2])})
+    if not with_state:
+        return {"output": value}, args_after
+    names = ("output",) + tuple(f"state {k + 1}" for k in range(n_states))
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        got = f"{len(value)} values" if isinstance(value, (tuple, list)) else type(value).__name__
+        raise WrongReturn(f"with return_state=True and a cell of {n_states} state(s), run_cell should "
+                          f"return (output, {', '.join(names[1:])}); it returned {got}")
+    return dict(zip(names, value)), args_after
+
+
+def _run_ref(ref, i, **change):
+    return _call_run_cell(ref, {**i, **change})[0]
+
+
+RUN_DIMS = tuple({"N": n, "T": t, "D": d, "H": h, "seq": s, "state": st, "init": ini, "cell": c}
+                 for n, t, d, h, s, st, ini, c in (
+                     (3, 4, 2, 3, 1, 1, 1, 0), (2, 5, 3, 2, 0, 1, 0, 0), (4, 3, 2, 4, 1, 0, 0, 1),
+                     (2, 4, 3, 3, 0, 0, 1, 0), (3, 3, 2, 2, 1, 1, 0, 1)))
+RUN_EDGES = ({"N": 1, "T": 1, "D": 1, "H": 1, "seq": 1, "state": 1, "init": 0, "cell": 0},
+             {"N": 2, "T": 1, "D": 2, "H": 3, "seq": 0, "state": 1, "init": 1, "cell": 1},
+             {"N": 1, "T": 6, "D": 1, "H": 1, "seq": 1, "state": 0, "init": 1, "cell": 0})
+
+run_cell = Exercise(
+    name="run_cell", number="2.5", args=(Arg("x", "NTD"),), returns=("output",),
+    axes={"output": "", "state 1": "NH", "state 2": "NH"}, points={"values": 5, "edges": 3, "no_modify": 2},
+    inputs_fn=_run_inputs, call_fn=_call_run_cell, hidden_dims=RUN_DIMS, edge_dims=RUN_EDGES,
+    public_dims=(RUN_DIMS[0], RUN_EDGES[1]),
+    mistakes={
+        "initial_state is ignored (the cell's get_initial_state is used instead)":
+            lambda ref, i: _run_ref(ref, i, init=False),
+        "return_sequences is ignored (only the last output is returned)":
+            lambda ref, i: _run_ref(ref, i, return_sequences=False),
+        "the loop starts from zeros instead of cell.get_initial_state(N)":
+            lambda ref, i: _run_ref(ref, i, init=True, **{
+                f"s{k}": np.zeros((i["x"].shape[0], i["W"].shape[1])) for k in range(2 - int(i["cell"]))}),
+    })
+
+EXERCISES = (glorot_uniform, orthogonal, lstm_param_count, lstm_cell, run_cell)
