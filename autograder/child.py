@@ -18,6 +18,7 @@ import numpy as np  # noqa: F401  (imported in the fork server, shared by every 
 from autograder import wire
 
 OUTPUT_FILE = ".output.txt"
+UID_BASE = 1_000_000   # far above real users' uids
 
 
 def _limit(which, value):
@@ -27,8 +28,37 @@ def _limit(which, value):
         pass
 
 
+# Linux constants (linux/sched.h, linux/mount.h)
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 1 << 14, 1 << 18
+MS_BIND = 1 << 12
+
+
+def _hide(paths: list[str]) -> bool:
+    """In a private mount namespace, cover each path with an empty read-only tmpfs (a
+    file: with /dev/null), and leave the network namespace with no interface but lo.
+    Needs root (the grader in a container or CI); returns False where it cannot."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
+            return False
+        libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)  # nothing leaks back out
+        for path in paths:
+            if os.path.isdir(path):
+                libc.mount(b"tmpfs", path.encode(), b"tmpfs",
+                           MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k,mode=555")
+            elif os.path.isfile(path):
+                libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
 def _apply_limits(limits: dict, scratch: str) -> None:
     os.setsid()  # own process group: the parent kills the whole group when done
+    if os.getuid() == 0:
+        _hide([p for p in limits.get("hide", ()) if not scratch.startswith(p.rstrip("/") + "/")])
     os.chdir(scratch)
     # student output goes to a file in the scratch dir, bounded by RLIMIT_FSIZE
     fd = os.open(OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -43,10 +73,13 @@ def _apply_limits(limits: dict, scratch: str) -> None:
     _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
     _limit(resource.RLIMIT_FSIZE, limits["output_bytes"])
     if os.getuid() == 0 and limits.get("uid") is not None:
-        # root ignores RLIMIT_NPROC: drop to an unprivileged user first
+        # root ignores RLIMIT_NPROC: drop to an unprivileged user first. "unique": a uid of
+        # its own (from this process's pid, unique among live processes), so that one
+        # sandbox can neither signal another (kill(-1)) nor use up its process limit.
+        uid = UID_BASE + os.getpid() if limits["uid"] == "unique" else int(limits["uid"])
         os.setgroups([])
-        os.setgid(limits["uid"])
-        os.setuid(limits["uid"])
+        os.setgid(uid)
+        os.setuid(uid)
     _limit(resource.RLIMIT_NPROC, limits["max_processes"])
 
 

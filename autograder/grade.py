@@ -24,7 +24,7 @@ from autograder.exercise import Exercise, run
 from autograder.exercises import CHAPTERS, chapter_named
 from autograder.notebook import NotebookError, Program, load_program
 from autograder.reference import reference
-from autograder.sandbox import Limits, Sandbox, StudentError
+from autograder.sandbox import SECRET_PATHS, Limits, Sandbox, StudentError
 
 
 @dataclass
@@ -235,7 +235,10 @@ def main_grade(argv: list[str] | None = None) -> int:
         print("no notebooks found in " + ", ".join(args.paths))
         return 1
     out = Path(args.out)
-    limits = Limits(call_seconds=args.timeout, memory_bytes=args.memory_mb << 20)
+    # a student process sees neither the other submissions nor anyone's grades
+    others = {str(Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent) for p in args.paths}
+    limits = Limits(call_seconds=args.timeout, memory_bytes=args.memory_mb << 20,
+                    hide=SECRET_PATHS + tuple(sorted(others)) + (str(out.resolve()),))
     for path, key in notebooks:
         if args.resume and report.already_graded(out, key, path):
             print(f"{key}: already graded, skipped")

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from autograder import wire
+from autograder.child import UID_BASE
 from autograder.zygote import Channel
 from autograder.notebook import Program
 
@@ -30,6 +31,11 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 NOBODY = 65534
+COURSE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# What a student process must not see: the reference solutions, the grader (its hidden
+# cases and fixtures), and the history that holds both. (The venv stays: numpy loads
+# submodules lazily.)
+SECRET_PATHS = tuple(os.path.join(COURSE_ROOT, p) for p in ("solutions", "autograder", ".git", "tests"))
 
 
 @dataclass
@@ -41,12 +47,15 @@ class Limits:
     output_bytes: int = 4 << 20       # stdout+stderr file, and any file it writes
     max_processes: int = 64           # processes/threads of the sandbox user
     reply_bytes: int = 256 << 20      # largest answer accepted
-    uid: int | None = NOBODY          # run as this user when the grader is root
+    # as root: drop to a uid of the sandbox's own ("unique"), or this uid; None: stay
+    uid: int | str | None = "unique"
+    # hidden from the student process (as root: its own mount namespace, and no network)
+    hide: tuple[str, ...] = SECRET_PATHS
 
     def for_child(self) -> dict:
         return {"memory_bytes": self.memory_bytes, "cpu_seconds": self.cpu_seconds,
                 "output_bytes": self.output_bytes, "max_processes": self.max_processes,
-                "uid": self.uid}
+                "uid": self.uid, "hide": list(self.hide)}
 
 
 class StudentError(Exception):
@@ -118,6 +127,23 @@ class Zygote:
             time.sleep(0.02)
 
 
+def _kill_uid(uid: int, rounds: int = 3) -> None:
+    """SIGKILL every process of `uid` (a sandbox's own uid: nothing else runs as it)."""
+    for _ in range(rounds):
+        found = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid == uid:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    found = True
+            except (OSError, ProcessLookupError):
+                pass
+        if not found:
+            return
+
+
 def _describe_exit(code: int | None) -> str:
     if code is None:
         return "the student process stopped answering"
@@ -176,6 +202,8 @@ class Sandbox:
                 kill(self.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        if os.getuid() == 0 and self.limits.uid == "unique":
+            _kill_uid(UID_BASE + self.pid)  # and whatever left the group (setsid, double fork)
         if self.conn is not None:
             self.conn.close()
             self.conn = None
