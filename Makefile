@@ -9,6 +9,7 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX := _mathjax/mathjax/tex-mml-chtml.js
 
 .PHONY: setup book serve test test-fast release bench clean
+.PHONY: browser-test
 
 setup: $(STAMP)
 
@@ -24,7 +25,8 @@ $(MATHJAX):
 	bash scripts/vendor_mathjax.sh $(MATHJAX_VERSION) _mathjax/mathjax
 
 book: setup $(MATHJAX)
-	$(BIN)/jupyter-book build -W -n --keep-going .
+	# --all: an incremental build would keep stale pages (navigation) when a chapter is added
+	$(BIN)/jupyter-book build --all -W -n --keep-going .
 	@echo
 	@echo "The book is in _build/html (open _build/html/index.html)."
 	@echo "Serve it with: $(BIN)/python -m http.server -d _build/html   (or: make serve)"
@@ -39,6 +41,13 @@ test: book
 # Without the book build (for quick iteration).
 test-fast: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+
+# The built book in headless Chromium (tests/test_browser.py): every page opened from a local
+# server, checked (network, MathJax, images, tracebacks, no solution code, navigation) and
+# screenshotted into _build/screenshots/. Needs Debian's chromium and chromium-driver
+# (apt-get install -y chromium chromium-driver); here it fails, instead of skipping, without them.
+browser-test: book
+	REQUIRE_BROWSER=1 SE_OFFLINE=true $(BIN)/python -m pytest -p no:cacheprovider tests/test_browser.py -v
 
 release: setup
 	$(BIN)/python -m autograder release
