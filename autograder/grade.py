@@ -64,8 +64,8 @@ def guess_chapter(path: Path, program: Program | None, chosen: str | None = None
             raise SystemExit(f"unknown chapter {chosen!r}; known: "
                              f"{', '.join(c.NOTEBOOK[:-6] for c in CHAPTERS)}")
         return chapter
-    for chapter in CHAPTERS:
-        if path.name.startswith(chapter.NOTEBOOK[:2] + "_") or path.name == chapter.NOTEBOOK:
+    for chapter in CHAPTERS:   # "01_...", or "alice_01_rnn_review.ipynb" from an LMS export
+        if path.name.startswith(chapter.NOTEBOOK[:3]) or chapter.NOTEBOOK[:-6] in path.name:
             return chapter
     if program is not None:
         overlap = [(sum(ex.name in program.defined for ex in c.EXERCISES), -i, c)
@@ -211,16 +211,60 @@ def find_notebooks(paths: list[str]) -> list[tuple[Path, str]]:
     return found
 
 
+def _grade_one(job) -> dict:
+    """Grade one submission and write its files (runs in a worker process with --jobs)."""
+    path, key, chapter, limits, root, out = job
+    try:
+        graded = grade_notebook(path, key, chapter, limits, root)
+    except Exception as e:  # noqa: BLE001  (a grader bug must not stop the class)
+        graded = Graded(str(path), key)
+        graded.problems.append(f"internal grader error, please tell the instructor: "
+                               f"{type(e).__name__}: {e}")
+        traceback.print_exc()
+    report.write_submission(out, graded)
+    return {"key": key, "score": graded.score, "max_score": graded.max_score,
+            "problem": graded.problems[0] if graded.problems else "",
+            "graded": bool(graded.results)}
+
+
+def _progress(done: int, total: int, line: str) -> None:
+    width = 24
+    filled = width * done // total
+    print(f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {line}", flush=True)
+
+
+def summary(out: Path, results: list[dict]) -> str:
+    """What an instructor reads at the end: counts, failures and why, mean per exercise."""
+    failed = [r for r in results if not r["graded"]]
+    lines = [f"graded {len(results) - len(failed)} submission(s) this run"
+             + (f"; {len(failed)} could not be graded:" if failed else "")]
+    lines += [f"  {r['key']}: {r['problem'][:160]}" for r in failed]
+    table = report.read_grades(out)
+    if table:
+        lines.append(f"mean score per exercise over all {len(table)} graded submission(s) in {out}:")
+        columns = [c for c in table[0] if c not in report.FIXED_COLUMNS]
+        for c in columns:
+            vals = [float(r[c]) for r in table if r.get(c) not in (None, "")]
+            if vals:
+                lines.append(f"  {c:<28} {sum(vals) / len(vals):6.2f}  (n={len(vals)})")
+    return "\n".join(lines)
+
+
 def main_grade(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m autograder grade",
         description="Grade notebooks against the reference solutions. Writes DIR/<submission>/"
-                    "results.json (Gradescope's format) and feedback.md, and DIR/grades.csv.")
+                    "results.json (Gradescope's format), feedback.md and feedback.html, and "
+                    "DIR/grades.csv. Layouts: a folder per student (<student>/<any>.ipynb) or a "
+                    "flat folder (<student>_<any>.ipynb); the chapter is told by the file name "
+                    "(NN_...) or by the functions the notebook defines.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="notebooks or folders of them")
     parser.add_argument("--out", default="grades", metavar="DIR", help="where results go (default: grades)")
     parser.add_argument("--chapter", help="grade every notebook as this chapter (e.g. 01_rnn_review)")
-    parser.add_argument("--resume", action="store_true",
-                        help="skip submissions already graded in DIR with the same file contents")
+    parser.add_argument("--force", action="store_true",
+                        help="regrade submissions already graded in DIR with the same file contents")
+    parser.add_argument("--jobs", "-j", type=int, default=1,
+                        help="submissions graded in parallel (default: 1; try the number of cores)")
     parser.add_argument("--timeout", type=float, default=Limits.call_seconds,
                         help="seconds allowed for one call of a student function (default: %(default)s)")
     parser.add_argument("--memory-mb", type=int, default=Limits.memory_bytes >> 20,
@@ -228,31 +272,44 @@ def main_grade(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=None, help="course root with solutions/ (default: this package's)")
     args = parser.parse_args(argv)
     notebooks = find_notebooks(args.paths)
-    missing = [p for p in args.paths if not Path(p).exists()]
-    for p in missing:
-        print(f"warning: {p} does not exist")
+    for p in args.paths:
+        if not Path(p).exists():
+            print(f"warning: {p} does not exist")
     if not notebooks:
         print("no notebooks found in " + ", ".join(args.paths))
         return 1
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     # a student process sees neither the other submissions nor anyone's grades
     others = {str(Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent) for p in args.paths}
     limits = Limits(call_seconds=args.timeout, memory_bytes=args.memory_mb << 20,
                     hide=SECRET_PATHS + tuple(sorted(others)) + (str(out.resolve()),))
+    jobs, skipped = [], 0
     for path, key in notebooks:
-        if args.resume and report.already_graded(out, key, path):
-            print(f"{key}: already graded, skipped")
+        if not args.force and report.already_graded(out, key, path):
+            skipped += 1
             continue
-        try:
-            graded = grade_notebook(path, key, args.chapter, limits, args.root)
-        except Exception as e:  # noqa: BLE001  (a grader bug must not stop the class)
-            graded = Graded(str(path), key)
-            graded.problems.append(f"internal grader error, please tell the instructor: "
-                                   f"{type(e).__name__}: {e}")
-            traceback.print_exc()
-        report.write_submission(out, graded)
-        print(f"{key}: {graded.score:g}/{graded.max_score:g}"
-              + (f"  ({graded.problems[0][:100]})" if graded.problems else ""))
-    table = report.write_grades_csv(out)
-    print(f"wrote {table} ({len(notebooks)} submission(s) graded this run)")
+        jobs.append((path, key, args.chapter, limits, args.root, out))
+    if skipped:
+        print(f"{skipped} submission(s) already graded with the same contents: skipped (--force regrades)")
+    results = []
+    try:
+        if args.jobs > 1 and len(jobs) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+            # spawn: each worker starts clean and gets its own fork server
+            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                for future in as_completed([pool.submit(_grade_one, job) for job in jobs]):
+                    results.append(future.result())
+                    r = results[-1]
+                    _progress(len(results), len(jobs), f"{r['key']}: {r['score']:g}/{r['max_score']:g}")
+        else:
+            for job in jobs:
+                results.append(_grade_one(job))
+                r = results[-1]
+                _progress(len(results), len(jobs), f"{r['key']}: {r['score']:g}/{r['max_score']:g}")
+    finally:  # Ctrl-C included: what finished is on disk, and the table says so
+        table = report.write_grades_csv(out)
+        print(f"wrote {table}")
+        print(summary(out, results))
     return 0

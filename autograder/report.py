@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import json
 import os
 from pathlib import Path
@@ -72,6 +73,48 @@ def feedback_md(graded) -> str:
     return "\n".join(lines)
 
 
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Feedback: {title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem;
+       color: #1b1b1b; line-height: 1.45; }}
+table {{ border-collapse: collapse; margin: .5rem 0 1rem; }}
+td, th {{ border: 1px solid #ccc; padding: .25rem .6rem; text-align: left; }}
+.pass {{ color: #116611; font-weight: 600; }} .fail {{ color: #b00020; font-weight: 600; }}
+pre {{ background: #f5f5f5; padding: .6rem; overflow-x: auto; white-space: pre-wrap; }}
+.problem {{ border-left: 4px solid #b00020; padding-left: .6rem; }}
+</style></head><body>
+{body}
+</body></html>
+"""
+
+
+def feedback_html(graded) -> str:
+    """The same feedback as a self-contained page (no scripts, no external files)."""
+    e = html.escape
+    title = graded.chapter.TITLE if graded.chapter else "unknown chapter"
+    parts = [f"<h1>Feedback: {e(graded.key)}</h1>",
+             f"<p>Chapter: {e(title)}. Score: <strong>{graded.score:g} / {graded.max_score:g}</strong></p>"]
+    parts += [f'<p class="problem">{e(p)}</p>' for p in graded.problems]
+    for ex in (graded.chapter.EXERCISES if graded.chapter else []):
+        mine = [r for r in graded.results if r.exercise == ex.name]
+        parts.append(f"<h2>Exercise {e(ex.number)} <code>{e(ex.name)}</code>: "
+                     f"{graded.exercise_score(ex.name):g} / {ex.max_points:g}</h2>")
+        rows = "".join(f"<tr><td>{e(CHECK_TITLES.get(r.check, r.check))}</td><td class="
+                       f"{'pass' if r.passed else 'fail'}>{'pass' if r.passed else 'FAIL'}</td>"
+                       f"<td>{r.score:g} / {r.points:g}</td></tr>" for r in mine)
+        parts.append(f"<table><tr><th>check</th><th>result</th><th>points</th></tr>{rows}</table>")
+        shown = set()
+        for r in mine:
+            if not r.passed and r.message not in shown:
+                shown.add(r.message)
+                parts.append(f"<p><strong>{e(CHECK_TITLES.get(r.check, r.check))}</strong></p>"
+                             f"<pre>{e(r.message)}</pre>")
+    if graded.output:
+        parts.append(f"<h2>What your code printed</h2><pre>{e(graded.output[:4000])}</pre>")
+    return PAGE.format(title=e(graded.key), body="\n".join(parts))
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -83,6 +126,7 @@ def write_submission(out: Path, graded) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     _write_atomic(folder / "results.json", json.dumps(results_json(graded), indent=1))
     _write_atomic(folder / "feedback.md", feedback_md(graded))
+    _write_atomic(folder / "feedback.html", feedback_html(graded))
     return folder
 
 
@@ -92,6 +136,25 @@ def already_graded(out: Path, key: str, path: Path) -> bool:
         return old["extra_data"]["sha256"] == hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except (OSError, ValueError, KeyError, TypeError):
         return False
+
+
+FIXED_COLUMNS = ("submission", "student", "chapter", "total", "max_score", "problem")
+
+
+def student_of(key: str) -> str:
+    """The student a submission belongs to: its folder (<student>/...) or the part of a
+    flat file name before the first underscore (<student>_<anything>)."""
+    if "__" in key:
+        return key.split("__")[0]
+    return key.split("_")[0] if "_" in key else key
+
+
+def read_grades(out: Path) -> list[dict]:
+    try:
+        with open(Path(out) / "grades.csv", newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    except OSError:
+        return []
 
 
 def write_grades_csv(out: Path) -> Path:
@@ -107,14 +170,16 @@ def write_grades_csv(out: Path) -> Path:
             if name not in columns:
                 columns.append(name)
         problem = data.get("output", "").split("\n")[0][:200]
-        rows.append({"submission": extra.get("key", results.parent.name),
+        key = extra.get("key", results.parent.name)
+        rows.append({"submission": key, "student": student_of(key),
                      "chapter": (extra.get("chapter") or "").replace(".ipynb", ""),
                      **extra.get("exercises", {}), "total": data["score"],
                      "max_score": data["max_score"], "problem": problem})
     target = Path(out) / "grades.csv"
     tmp = target.with_name("grades.csv.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, ["submission", "chapter", *columns, "total", "max_score", "problem"])
+        writer = csv.DictWriter(f, ["submission", "student", "chapter", *columns, "total",
+                                    "max_score", "problem"])
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, target)

@@ -353,7 +353,7 @@ def test_a_class_with_one_bad_notebook_is_still_graded(tmp_path, make_notebook, 
     assert "did not finish" in (out / "bob" / "feedback.md").read_text()
 
 
-def test_grading_again_keeps_earlier_rows_and_resume_skips_graded(tmp_path, make_notebook, capsys):
+def test_grading_again_keeps_earlier_rows_and_skips_what_is_graded(tmp_path, make_notebook, capsys):
     out = tmp_path / "grades"
     first = make_notebook(name="first.ipynb")
     second = make_notebook(name="second.ipynb")
@@ -362,5 +362,31 @@ def test_grading_again_keeps_earlier_rows_and_resume_skips_graded(tmp_path, make
     rows = list(csv.DictReader(open(out / "grades.csv")))
     assert [r["submission"] for r in rows] == ["first", "second"]
     capsys.readouterr()
-    main_grade([str(first), str(second), "--out", str(out), "--resume"])
-    assert capsys.readouterr().out.count("already graded, skipped") == 2
+    main_grade([str(first), str(second), "--out", str(out)])
+    assert "2 submission(s) already graded with the same contents: skipped" in capsys.readouterr().out
+    main_grade([str(first), "--out", str(out), "--force"])
+    assert "skipped" not in capsys.readouterr().out
+
+
+def test_parallel_class_in_lms_layouts_matches_sequential(tmp_path, make_notebook, capsys):
+    """--jobs 2 over a folder-per-student and a flat export gives the sequential grades,
+    a student column, a summary with the mean per exercise, and HTML feedback."""
+    make_notebook(name="dana_hw1_01_rnn_review.ipynb")
+    make_notebook({"rnn_forward": MUTANTS["state not carried"][1]}, name="erin_01_rnn_review.ipynb")
+    (tmp_path / "frank").mkdir()
+    make_notebook({"rnn_backward": None}, name="frank/submission.ipynb")
+    results = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        main_grade([str(tmp_path), "--out", str(out), "--jobs", jobs])
+        results[jobs] = {r["submission"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+    assert results["1"] == results["2"]
+    rows = results["2"]
+    assert {r["student"] for r in rows.values()} == {"dana", "erin", "frank"}
+    assert float(rows["dana_hw1_01_rnn_review"]["total"]) == FULL
+    assert float(rows["frank__submission"]["rnn_backward"]) == 0
+    printed = capsys.readouterr().out
+    assert "mean score per exercise" in printed and "rnn_backward" in printed
+    page = (tmp_path / "out2" / "erin_01_rnn_review" / "feedback.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page
+    assert "every step starts from h0" in page
