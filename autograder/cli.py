@@ -10,6 +10,7 @@ commands:
              (--check: change nothing, exit 1 if anything is out of date)
   grade      grade submitted notebooks: grade PATH... --out DIR
   fixtures   check the self-check fixtures (--write to regenerate them)
+  gradescope build a Gradescope autograder zip: gradescope --chapter 01_rnn_review
 
 `python -m autograder COMMAND --help` tells more."""
 
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     if command == "grade":
         from autograder.grade import main_grade
         return main_grade(rest)
+    if command == "gradescope":
+        from autograder.gradescope import main_gradescope
+        return main_gradescope(rest)
     if command == "fixtures":
         from autograder import fixtures
         if "--write" in rest:

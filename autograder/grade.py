@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import difflib
 import hashlib
+import json
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -213,7 +215,7 @@ def find_notebooks(paths: list[str]) -> list[tuple[Path, str]]:
 
 def _grade_one(job) -> dict:
     """Grade one submission and write its files (runs in a worker process with --jobs)."""
-    path, key, chapter, limits, root, out = job
+    path, key, chapter, limits, root, out, visibility = job
     try:
         graded = grade_notebook(path, key, chapter, limits, root)
     except Exception as e:  # noqa: BLE001  (a grader bug must not stop the class)
@@ -221,7 +223,7 @@ def _grade_one(job) -> dict:
         graded.problems.append(f"internal grader error, please tell the instructor: "
                                f"{type(e).__name__}: {e}")
         traceback.print_exc()
-    report.write_submission(out, graded)
+    report.write_submission(out, graded, visibility)
     return {"key": key, "score": graded.score, "max_score": graded.max_score,
             "problem": graded.problems[0] if graded.problems else "",
             "graded": bool(graded.results)}
@@ -270,8 +272,14 @@ def main_grade(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=Limits.memory_bytes >> 20,
                         help="memory limit of a student process in MB (default: %(default)s)")
     parser.add_argument("--root", default=None, help="course root with solutions/ (default: this package's)")
+    parser.add_argument("--visibility", default="visible",
+                        help="Gradescope visibility of the hidden-case tests (default: visible)")
+    parser.add_argument("--single", metavar="FILE",
+                        help="one submission (Gradescope): also copy its results.json to FILE")
     args = parser.parse_args(argv)
     notebooks = find_notebooks(args.paths)
+    if args.single:
+        return _grade_single(args, notebooks)
     for p in args.paths:
         if not Path(p).exists():
             print(f"warning: {p} does not exist")
@@ -289,7 +297,7 @@ def main_grade(argv: list[str] | None = None) -> int:
         if not args.force and report.already_graded(out, key, path):
             skipped += 1
             continue
-        jobs.append((path, key, args.chapter, limits, args.root, out))
+        jobs.append((path, key, args.chapter, limits, args.root, out, args.visibility))
     if skipped:
         print(f"{skipped} submission(s) already graded with the same contents: skipped (--force regrades)")
     results = []
@@ -312,4 +320,22 @@ def main_grade(argv: list[str] | None = None) -> int:
         table = report.write_grades_csv(out)
         print(f"wrote {table}")
         print(summary(out, results))
+    return 0
+
+
+def _grade_single(args, notebooks) -> int:
+    """Gradescope: the submission folder holds one student's files; grade the notebook
+    (the one named like the chapter if there are several) and write FILE."""
+    target = Path(args.single)
+    if not notebooks:
+        target.write_text(json.dumps({"score": 0, "output": "No .ipynb file was found in your "
+                                      "submission: upload the chapter's notebook.", "tests": []}))
+        return 0
+    named = [nb for nb in notebooks if args.chapter and args.chapter in nb[0].name]
+    path, key = (named or notebooks)[0]
+    out = Path(args.out)
+    limits = Limits(call_seconds=args.timeout, memory_bytes=args.memory_mb << 20)
+    _grade_one((path, key, args.chapter, limits, args.root, out, args.visibility))
+    shutil.copyfile(out / key / "results.json", target)
+    print(f"graded {path.name}; wrote {target}")
     return 0

@@ -25,14 +25,19 @@ def _number(graded, name: str) -> str:
     return next((ex.number for ex in graded.chapter.EXERCISES if ex.name == name), "")
 
 
-def results_json(graded) -> dict:
+HIDDEN_CASE_CHECKS = {"values", "edges", "gradcheck"}
+
+
+def results_json(graded, visibility: str = "visible") -> dict:
+    """`visibility` applies to the checks on hidden cases; the others are always visible."""
     tests = []
     for r in graded.results:
         tests.append({
             "name": f"{_number(graded, r.exercise)} {r.exercise}: {CHECK_TITLES.get(r.check, r.check)}",
             "score": r.score, "max_score": r.points,
             "status": "passed" if r.passed else "failed",
-            "output": r.message, "visibility": "visible"})
+            "output": r.message,
+            "visibility": visibility if r.check in HIDDEN_CASE_CHECKS else "visible"})
     exercises = [ex.name for ex in graded.chapter.EXERCISES] if graded.chapter else []
     general = "\n".join(graded.problems)
     if graded.output:
@@ -121,10 +126,10 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_submission(out: Path, graded) -> Path:
+def write_submission(out: Path, graded, visibility: str = "visible") -> Path:
     folder = Path(out) / graded.key
     folder.mkdir(parents=True, exist_ok=True)
-    _write_atomic(folder / "results.json", json.dumps(results_json(graded), indent=1))
+    _write_atomic(folder / "results.json", json.dumps(results_json(graded, visibility), indent=1))
     _write_atomic(folder / "feedback.md", feedback_md(graded))
     _write_atomic(folder / "feedback.html", feedback_html(graded))
     return folder
