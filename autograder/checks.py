@@ -86,8 +86,11 @@ def _hint(ex: Exercise, outputs: dict, inputs: dict, mistakes: MistakeBook | Non
             if name not in wrong:
                 continue
             a = outputs[name]
-            if not isinstance(a, np.ndarray) or a.shape != wrong[name].shape or \
-                    float(np.max(compare.rel_errors(a.astype(np.float64), wrong[name]), initial=0)) > HINT_TOL:
+            if isinstance(a, (int, float)) and not isinstance(a, bool):
+                a = np.asarray(a, dtype=np.float64)   # a count or a loss
+            w = np.asarray(wrong[name], dtype=np.float64)
+            if not isinstance(a, np.ndarray) or a.shape != w.shape or \
+                    float(np.max(compare.rel_errors(a.astype(np.float64), w), initial=0)) > HINT_TOL:
                 same = False
                 break
         if same:
@@ -161,7 +164,7 @@ def _forward_outputs(ex: Exercise, student, args: dict) -> dict:
     return unpack(student.call(fwd.name, *(args[a.name] for a in fwd.args)), fwd.returns, fwd.name)
 
 
-def grad_check(ex: Exercise, student, dims: dict, inputs: dict) -> CheckResult:
+def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None) -> CheckResult:
     """Compare the student's backward with centred finite differences of the student's
     own forward: L = sum over outputs of <output, dout>."""
     points = ex.points["gradcheck"]
@@ -169,8 +172,10 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict) -> CheckResult:
     try:
         analytic, _ = run(ex, student, inputs)
 
-        def loss(args):
-            out = _forward_outputs(ex, student, args)
+        mismatch = [0.0]
+
+        def loss_of(who, args):
+            out = _forward_outputs(ex, who, args)
             total = 0.0
             for oname, dname in ex.dout_of.items():
                 o = out[oname]
@@ -178,6 +183,13 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict) -> CheckResult:
                     raise WrongReturn(f"{fwd.name} returned {oname} with the wrong shape")
                 total += float(np.sum(o.astype(np.float64) * inputs[dname]))
             return total
+
+        def loss(args):
+            mine = loss_of(student, args)
+            if reference is not None:  # in the grader: the forward must be the true one at
+                true = loss_of(reference, args)  # every point, or matching it proves nothing
+                mismatch[0] = max(mismatch[0], abs(mine - true) / max(abs(true), 1e-12))
+            return mine
 
         base = {a.name: inputs[a.name].copy() for a in fwd.args}
         worst, notes = 0.0, []
@@ -196,6 +208,10 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict) -> CheckResult:
         return CheckResult(ex.name, "gradcheck", points, 0.0, "error", explain_error(e, ex.name))
     except WrongReturn as e:
         return CheckResult(ex.name, "gradcheck", points, 0.0, "error", str(e))
+    if mismatch[0] > 1e-8:
+        notes.insert(0, f"your {fwd.name} does not give the expected outputs at the points the "
+                        f"gradient check uses (relative difference {mismatch[0]:.2g}); the check "
+                        f"differentiates your {fwd.name}, so fix it first")
     if notes:
         return CheckResult(ex.name, "gradcheck", points, 0.0, "failed",
                            "\n".join(notes[:3]), worst, FD_TOL)

@@ -50,8 +50,8 @@ def rel_errors(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     floor = max(FLOOR * scale, 1e-300)
     with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(actual - expected) / np.maximum(np.abs(actual) + np.abs(expected), floor)
-    err[~np.isfinite(actual)] = np.inf
+        err = np.asarray(np.abs(actual - expected) / np.maximum(np.abs(actual) + np.abs(expected), floor))
+    err[~np.isfinite(actual)] = np.inf   # (0-d arrays included)
     return err
 
 

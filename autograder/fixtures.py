@@ -43,7 +43,7 @@ def compute(chapter, root: Path | None = None) -> dict[str, np.ndarray]:
         for k in range(len(ex.public_dims)):
             inputs = public_inputs(ex, k)
             outputs, _ = run(ex, ref, inputs)
-            arrays.update({f"{ex.name}.{k}.in.{n}": v for n, v in inputs.items()})
+            arrays.update({f"{ex.name}.{k}.in.{n}": np.asarray(v) for n, v in inputs.items()})
             arrays.update({f"{ex.name}.{k}.out.{n}": np.asarray(outputs[n])
                            for n in ex.axes if n in outputs})
             for m, wrong in enumerate(ex.mistakes.values()):

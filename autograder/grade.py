@@ -136,7 +136,7 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Lim
             "edges": lambda: checks.value_check(ex, "edges", sandbox, edges, expected,
                                                 _mistake_book(ref), lambda: bool(forward_ok)),
             "gradcheck": lambda: checks.grad_check(ex, sandbox, ex.grad_dims,
-                                                   ex.make_inputs(ex.grad_dims, seed + 200)),
+                                                   ex.make_inputs(ex.grad_dims, seed + 200), ref),
             "no_modify": lambda: checks.no_modify_check(ex, sandbox, *hidden[0]),
         }
         results = []

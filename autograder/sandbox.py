@@ -127,6 +127,28 @@ class Zygote:
             time.sleep(0.02)
 
 
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _remove_files_of(uid: int) -> None:
+    """Delete what a sandbox's own uid left at the top of the shared temporary folders."""
+    for folder in SHARED_TMP:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+
 def _kill_uid(uid: int, rounds: int = 3) -> None:
     """SIGKILL every process of `uid` (a sandbox's own uid: nothing else runs as it)."""
     for _ in range(rounds):
@@ -181,11 +203,21 @@ class Sandbox:
     def start(self):
         self.scratch = tempfile.mkdtemp(prefix="lstm-grade-")
         os.chmod(self.scratch, 0o777)  # the student process runs as an unprivileged user
+        # The output file is made here and read back only through this descriptor: the
+        # student may replace the name with a FIFO or a symlink, never our inode.
+        path = os.path.join(self.scratch, ".output.txt")
+        self.output_fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+        os.fchmod(self.output_fd, 0o666)
         cells = [(c.index, c.source, c.keep) for c in self.program.cells]
         self.pid, self.conn = Zygote.get().spawn()
         self.conn.send_bytes(wire.encode(("setup", cells, self.limits.for_child(), self.scratch)))
-        status, problems, names = self._receive(self.limits.load_seconds)
+        try:
+            status, problems, names = self._receive(self.limits.load_seconds)
+        except StudentError:
+            self.close()   # nothing of a failed start stays behind
+            raise
         if status != "loaded":
+            self.close()
             raise StudentCrashed("the notebook could not be loaded")
         self.load_problems, self.names = list(problems), set(names)
 
@@ -194,6 +226,13 @@ class Sandbox:
             self._kill()
             self._collect_output()
             shutil.rmtree(self.scratch, ignore_errors=True)
+            if os.path.exists(self.scratch):  # something still wrote there while dying:
+                Zygote.get().exit_status(self.pid, wait=2.0)  # wait until it is gone
+                if os.getuid() == 0 and self.limits.uid == "unique":
+                    _kill_uid(UID_BASE + self.pid)
+                shutil.rmtree(self.scratch, ignore_errors=True)
+            if os.getuid() == 0 and self.limits.uid == "unique":
+                _remove_files_of(UID_BASE + self.pid)
             self.pid = None
 
     def _kill(self):
@@ -209,11 +248,15 @@ class Sandbox:
             self.conn = None
 
     def _collect_output(self):
-        try:
-            with open(os.path.join(self.scratch, ".output.txt"), "rb") as f:
-                text = f.read(20_000).decode("utf-8", errors="replace")
-        except OSError:
+        fd, self.output_fd = getattr(self, "output_fd", None), None
+        if fd is None:
             return
+        try:
+            text = os.pread(fd, 20_000, 0).decode("utf-8", errors="replace")
+        except OSError:
+            text = ""
+        finally:
+            os.close(fd)
         if text:
             self.output += text
 
@@ -237,8 +280,12 @@ class Sandbox:
                 raise StudentTimeout(seconds)
             try:
                 if self.conn.poll(min(left, 0.5)):
-                    data = self.conn.recv_bytes(self.limits.reply_bytes)
+                    data = self.conn.recv_bytes(self.limits.reply_bytes, deadline=deadline)
                     break
+            except TimeoutError:
+                self._kill()
+                self.timeouts += 1
+                raise StudentTimeout(seconds) from None
             except (EOFError, OSError) as e:
                 too_large = isinstance(e, OSError) and "limit" in str(e)
                 detail = f"the answer was too large ({e})" if too_large else self._ended()

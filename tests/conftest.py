@@ -52,6 +52,6 @@ def make_notebook(tmp_path):
     counter = iter(range(10_000))
 
     def make(replace=None, name=None, **kw):
-        path = tmp_path / (name or f"student{next(counter)}_01_rnn_review.ipynb")
+        path = tmp_path / (name or f"student{next(counter)}.ipynb")
         return write_notebook(path, replace, **kw)
     return make
