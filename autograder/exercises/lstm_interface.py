@@ -66,6 +66,24 @@ def _draw(student, name, seed, shape):
     return student.call("_grader_with_rng", name, seed, tuple(shape))
 
 
+def _draws(report, ex, student, seed, shapes, letter):
+    """Draw each shape, and the first shape again with the same and with another seed;
+    check shapes. None (with the report filled in) when nothing more can be checked."""
+    try:
+        draws = {shape: _draw(student, ex.name, seed, shape) for shape in shapes}
+        again = _draw(student, ex.name, seed, shapes[0])
+        other = _draw(student, ex.name, seed + 1, shapes[0])
+    except StudentError as e:
+        report.fail_rest(explain_error(e, ex.name))
+        return None
+    problem = next((p for s, M in draws.items() if (p := _array(M, f"{letter} for shape {s}", s))), None)
+    report.add("shape", problem)
+    if problem:
+        report.fail_rest("not checked: fix the shape first")
+        return None
+    return draws, again, other
+
+
 # -- 2.1 glorot_uniform -----------------------------------------------------------------------
 
 GLOROT_SHAPES = ((400, 300), (3, 8), (1, 1))
@@ -93,16 +111,10 @@ def glorot_problems(W, fan_in, fan_out, name="W"):
 
 def _glorot_checks(ex, student, seed):
     report = _Report(ex)
-    try:
-        draws = {shape: _draw(student, ex.name, seed, shape) for shape in GLOROT_SHAPES}
-        again = _draw(student, ex.name, seed, GLOROT_SHAPES[0])
-        other = _draw(student, ex.name, seed + 1, GLOROT_SHAPES[0])
-    except StudentError as e:
-        return report.fail_rest(explain_error(e, ex.name))
-    shape_problem = next((p for s, W in draws.items() if (p := _array(W, f"W for shape {s}", s))), None)
-    report.add("shape", shape_problem)
-    if shape_problem:
-        return report.fail_rest("not checked: fix the shape first")
+    drawn = _draws(report, ex, student, seed, GLOROT_SHAPES, "W")
+    if drawn is None:
+        return report.results
+    draws, again, other = drawn
     report.add("bounds", next((p for s, W in draws.items() if (p := glorot_problems(W, *s))), None))
     W = draws[GLOROT_SHAPES[0]]
     limit2 = 6.0 / sum(GLOROT_SHAPES[0])
@@ -155,16 +167,10 @@ def orthogonal_problem(Q, name="Q", tol=1e-10):
 
 def _orthogonal_checks(ex, student, seed):
     report = _Report(ex)
-    try:
-        draws = {shape: _draw(student, ex.name, seed, shape) for shape in ORTHO_SHAPES}
-        again = _draw(student, ex.name, seed, ORTHO_SHAPES[0])
-        other = _draw(student, ex.name, seed + 1, ORTHO_SHAPES[0])
-    except StudentError as e:
-        return report.fail_rest(explain_error(e, ex.name))
-    shape_problem = next((p for s, Q in draws.items() if (p := _array(Q, f"Q for shape {s}", s))), None)
-    report.add("shape", shape_problem)
-    if shape_problem:
-        return report.fail_rest("not checked: fix the shape first")
+    drawn = _draws(report, ex, student, seed, ORTHO_SHAPES, "Q")
+    if drawn is None:
+        return report.results
+    draws, again, other = drawn
     report.add("orthonormal", next((p for Q in draws.values() if (p := orthogonal_problem(Q))), None))
     Q = draws[ORTHO_SHAPES[0]]
     if not np.array_equal(Q, again):
