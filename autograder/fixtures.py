@@ -18,7 +18,6 @@ import numpy as np
 
 from autograder.exercise import run
 from autograder.exercises import CHAPTERS
-from autograder.reference import reference
 
 HERE = Path(__file__).resolve().parent / "fixtures"
 PUBLIC_SEED = 1000      # public case k uses seed PUBLIC_SEED + k; hidden seeds never do
@@ -35,6 +34,7 @@ def public_inputs(ex, k: int) -> dict:
 
 
 def compute(chapter, root: Path | None = None) -> dict[str, np.ndarray]:
+    from autograder.reference import reference  # the instructor's side only
     ref = reference(chapter, root)
     arrays = {}
     for ex in chapter.EXERCISES:

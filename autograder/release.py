@@ -541,6 +541,8 @@ def main_release(args_list: list[str] | None = None) -> int:
                       help="write nothing; list what is out of date (exit 1 if anything is)")
     mode.add_argument("--clean-solutions", action="store_true",
                       help="first strip outputs and metadata from solutions/*.ipynb in place")
+    mode.add_argument("--student-dist", metavar="DIR",
+                      help="write the student edition (notebooks, self-check, README) into DIR")
     parser.add_argument("--root", default=".", help="the repository root (default: .)")
     args = parser.parse_args(args_list)
     root = Path(args.root)
@@ -548,6 +550,15 @@ def main_release(args_list: list[str] | None = None) -> int:
         print(f"no solutions/ folder in {root.resolve()}: run this from the repository root "
               f"or pass --root")
         return 1
+    if args.student_dist:
+        from autograder.student_dist import write
+        stale = release(root, check=True)
+        if stale:
+            print("\n".join(stale) + "\nrelease first: the student edition is made from chapters/")
+            return 1
+        files = write(root, args.student_dist)
+        print(f"wrote the student edition to {args.student_dist} ({len(files)} files)")
+        return 0
     try:
         if args.check:
             problems = release(root, check=True)

@@ -1,0 +1,78 @@
+"""`python -m autograder release --student-dist DIR`: what a course hands to students.
+
+DIR gets the chapter notebooks (stubs), the self-check package with its public fixtures,
+a pyproject so `pip install DIR` works, and a README for students. Never the solutions,
+the reference loader's inputs, or the grader (its hidden cases are generated from the
+reference, which stays with the instructor).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+# The grader's side: not needed for `check(...)`, and not the students' business.
+GRADER_ONLY = {"grade.py", "report.py", "gradescope.py", "release.py", "cli.py", "__main__.py",
+               "student_dist.py", "reference.py"}
+
+PYPROJECT = """[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "lstm-from-the-cell-up-student"
+version = "0.1.0"
+description = "LSTMs from the cell up: the student notebooks and their self-checks"
+requires-python = ">=3.10"
+dependencies = ["numpy>=1.24", "matplotlib"]
+
+[tool.setuptools.packages.find]
+include = ["autograder*"]
+
+[tool.setuptools.package-data]
+autograder = ["fixtures/*.npz"]
+"""
+
+README = """# LSTMs from the cell up: student edition
+
+Install once (in a virtual environment): `pip install .` (or `pip install -e .`), then
+`pip install jupyterlab` and open the notebooks in `chapters/`.
+
+In each notebook, replace every `raise NotImplementedError(...)` under `# YOUR CODE HERE`
+with your numpy code, keeping the function's name and signature, and run the Check cell
+under the exercise, e.g. `check(rnn_forward)`. It prints a table: each check, pass or
+fail, points, the largest relative error against the tolerance and, for a failure, which
+output, which timestep and which entries differ, and the likely mistake. The checks use a
+few fixed cases; your instructor's grader runs the same checks on hidden cases of other
+shapes (N=1, T=1, H=1 included), so make the code general, not just the table green.
+
+Submit the notebook file itself. Demo and plot cells do not count toward the grade; the
+grader runs only your imports, functions, classes and constants.
+"""
+
+
+def _is_shipped(path: Path) -> bool:
+    rel = path.relative_to(PACKAGE)
+    return ("__pycache__" not in rel.parts and rel.name not in GRADER_ONLY
+            and (path.suffix == ".py" or (rel.parts[0] == "fixtures" and path.suffix == ".npz")))
+
+
+def write(root: Path | str, dist: Path | str) -> list[str]:
+    """Write the student edition of the course at `root` into `dist` (replaced)."""
+    root, dist = Path(root), Path(dist)
+    if dist.exists():
+        shutil.rmtree(dist)
+    (dist / "chapters").mkdir(parents=True)
+    written = []
+    for nb in sorted((root / "chapters").glob("*.ipynb")):
+        shutil.copy(nb, dist / "chapters" / nb.name)
+        written.append(f"chapters/{nb.name}")
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.is_file() and _is_shipped(path):
+            target = dist / "autograder" / path.relative_to(PACKAGE)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+            written.append(f"autograder/{path.relative_to(PACKAGE).as_posix()}")
+    (dist / "pyproject.toml").write_text(PYPROJECT)
+    (dist / "README.md").write_text(README)
+    return written + ["pyproject.toml", "README.md"]
