@@ -24,18 +24,31 @@ $(STAMP): requirements.lock pyproject.toml
 $(MATHJAX):
 	bash scripts/vendor_mathjax.sh $(MATHJAX_VERSION) _mathjax/mathjax
 
+# `make book INSTRUCTOR=1`: the instructor edition (solutions collapsed under each exercise),
+# built from solutions/ into _build/instructor/_build/html.
+INSTRUCTOR ?=
 book: setup $(MATHJAX)
+ifeq ($(INSTRUCTOR),)
 	# --all: an incremental build would keep stale pages (navigation) when a chapter is added
 	$(BIN)/jupyter-book build --all -W -n --keep-going .
+else
+	$(BIN)/python -m autograder.instructor_book . _build/instructor
+	$(BIN)/jupyter-book build --all -W -n --keep-going _build/instructor
+	@echo "The instructor edition is in _build/instructor/_build/html"
+	@echo "Serve it with: $(BIN)/python -m http.server -d _build/instructor/_build/html"
+endif
+ifeq ($(INSTRUCTOR),)
 	@echo
 	@echo "The book is in _build/html (open _build/html/index.html)."
 	@echo "Serve it with: $(BIN)/python -m http.server -d _build/html   (or: make serve)"
+endif
 
 serve:
 	$(BIN)/python -m http.server -d _build/html
 
 # Every test. The book is built first because tests/test_book.py reads the built HTML.
 test: book
+	$(MAKE) book INSTRUCTOR=1
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval solutions chapters tests
 
 # Without the book build (for quick iteration).
