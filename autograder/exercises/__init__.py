@@ -15,6 +15,12 @@ def chapter_named(notebook: str) -> ModuleType | None:
     return next((c for c in CHAPTERS if c.NOTEBOOK == notebook), None)
 
 
+def chapter_of(ex: Exercise) -> ModuleType | None:
+    """The chapter whose EXERCISES hold `ex` (a backward's forward may be an earlier
+    chapter's exercise, carried into the backward's notebook)."""
+    return next((c for c in CHAPTERS if any(e is ex for e in c.EXERCISES)), None)
+
+
 def find(name: str, namespace: dict | None = None) -> tuple[ModuleType, Exercise] | None:
     """The chapter and exercise called `name`, or None. When two chapters have an exercise
     of that name (LSTMCell grows from chapter 2 to 3), the chapter with the most of its
