@@ -384,3 +384,232 @@ def test_a_broken_carried_forward_is_blamed_in_the_backward_feedback(make_notebo
     assert graded.exercise_score("lstm_step_backward") < 10
     assert "uses the cache from your lstm_step_forward, which fails its own checks" in \
         feedback(graded, "lstm_step_backward")
+
+
+# -- GRU: the reference against independent oracles ---------------------------------------
+
+def gru_args(rng, N, D, H, T=None):
+    x = rng.normal(size=(N, D) if T is None else (N, T, D))
+    return [x, rng.normal(size=(N, H)), rng.normal(size=(D, 3 * H)) / 2,
+            rng.normal(size=(H, 3 * H)) / 2, rng.normal(size=3 * H) / 2]
+
+
+@pytest.mark.parametrize("dims", [dict(N=3, D=4, H=5), dict(N=1, D=1, H=1)])
+def test_gru_step_backward_matches_finite_differences(ref, dims):
+    rng = np.random.default_rng(11)
+    args = gru_args(rng, **dims)
+    dh = rng.normal(size=(dims["N"], dims["H"]))
+    grads = ref["gru_step_backward"](dh, ref["gru_step_forward"](*args)[1])
+
+    def loss():
+        return float(np.sum(ref["gru_step_forward"](*args)[0] * dh))
+
+    for arg, grad in zip(args, grads):
+        np.testing.assert_allclose(grad, numeric_grad(loss, arg), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dims", [dict(N=2, T=4, D=3, H=3), dict(N=1, T=1, D=1, H=1)])
+def test_gru_backward_matches_finite_differences(ref, dims):
+    rng = np.random.default_rng(12)
+    args = gru_args(rng, **dims)
+    dh = rng.normal(size=(dims["N"], dims["T"], dims["H"]))
+    grads = ref["gru_backward"](dh, ref["gru_forward"](*args)[1])
+
+    def loss():
+        return float(np.sum(ref["gru_forward"](*args)[0] * dh))
+
+    for arg, grad in zip(args, grads):
+        np.testing.assert_allclose(grad, numeric_grad(loss, arg), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.torch
+def test_gru_backward_agrees_with_torch_autograd(ref):
+    """Do the GRU gradients equal autograd through the book's GRU written in torch
+    (reset before the product, the book's z), over a sequence, to 1e-10?
+    (nn.GRU computes the reset-after form, a different function.)"""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed: the torch oracle "
+                                "is skipped (.ci/run installs torch==2.13.0)")
+    N, T, D, H = 3, 6, 4, 5
+    rng = np.random.default_rng(13)
+    args = gru_args(rng, N, D, H, T)
+    x, h0, Wx, Wh, b = tensors = [torch.from_numpy(a).requires_grad_() for a in args]
+    h, outs = h0, []
+    for t in range(T):
+        gx = x[:, t] @ Wx + b
+        r = torch.sigmoid(gx[:, :H] + h @ Wh[:, :H])
+        z = torch.sigmoid(gx[:, H:2 * H] + h @ Wh[:, H:2 * H])
+        n = torch.tanh(gx[:, 2 * H:] + (r * h) @ Wh[:, 2 * H:])
+        h = (1 - z) * h + z * n
+        outs.append(h)
+    out = torch.stack(outs, 1)
+    dh = rng.normal(size=out.shape)
+    (out * torch.from_numpy(dh)).sum().backward()
+    h_ref, cache = ref["gru_forward"](*args)
+    np.testing.assert_allclose(h_ref, out.detach().numpy(), **TOL)
+    for tensor, grad in zip(tensors, ref["gru_backward"](dh, cache)):
+        np.testing.assert_allclose(grad, tensor.grad.numpy(), **TOL)
+
+
+# -- GRU: mutation and variants ---------------------------------------------------------------
+
+def gru_step_back(d_z="dh_next * (n - h_prev) * z * (1 - z)", d_n="dh_next * z * (1 - n**2)",
+                  d_r="dq * h_prev * r * (1 - r)", straight="dh_next * (1 - z)",
+                  through_q="dq * r", q="r * h_prev"):
+    return f"""
+        def gru_step_backward(dh_next, cache):
+            x, h_prev, Wx, Wh, r, z, n = cache
+            H = h_prev.shape[1]
+            d_n = {d_n}
+            d_z = {d_z}
+            dq = d_n @ Wh[:, 2 * H:].T
+            d_r = {d_r}
+            dh_prev = {straight} + {through_q} + d_r @ Wh[:, :H].T + d_z @ Wh[:, H:2 * H].T
+            da = np.hstack([d_r, d_z, d_n])
+            dWh = np.hstack([h_prev.T @ d_r, h_prev.T @ d_z, ({q}).T @ d_n])
+            return da @ Wx.T, dh_prev, x.T @ da, dWh, da.sum(0)
+        """
+
+
+def gru_layer_back(carry="dh_prev", accumulate=True, direct="dh[:, t]", dh0="carry"):
+    return f"""
+        def gru_backward(dh, cache):
+            N, T, H = dh.shape
+            dx = np.zeros((N, T, cache[0][0].shape[1]))
+            sums = None
+            carry = np.zeros((N, H))
+            for t in range(T - 1, -1, -1):
+                upstream = {direct} if t < T - 1 else dh[:, t]
+                dx[:, t], dh_prev, *w = gru_step_backward(upstream + carry, cache[t])
+                carry = {carry}
+                sums = w if (sums is None or not {accumulate}) else [a + b for a, b in zip(sums, w)]
+            return (dx, {dh0}, *sums)
+        """
+
+
+GRU_MUTANTS = {
+    "gru_step_backward": {
+        "PyTorch's z": (gru_step_back(d_z="dh_next * (h_prev - n) * z * (1 - z)"), "dz has the wrong sign"),
+        "no straight path": (gru_step_back(straight="0"), "the straight path is missing"),
+        "no path through r*h": (gru_step_back(through_q="0"),
+                                "path through the reset product is missing"),
+        "dWh_n with h_prev": (gru_step_back(q="h_prev"), "dWh's candidate block uses h_prev"),
+        "dr without h_prev": (gru_step_back(d_r="dq * r * (1 - r)"),
+                              "reset gate's gradient is missing h_prev"),
+        "candidate through sigmoid'": (gru_step_back(d_n="dh_next * z * n * (1 - n)"),
+                                       "candidate's gradient goes through the sigmoid's derivative"),
+    },
+    "gru_backward": {
+        "not carried": (gru_layer_back(carry="0 * dh_prev"),
+                        "carried from step t+1 is not added to dh[:, t]"),
+        "not accumulated": (gru_layer_back(accumulate=False), "not accumulated over time"),
+        "last step only": (gru_layer_back(direct="0 * dh[:, t]"), "only dh[:, T-1] is used"),
+        "dh0 dropped": (gru_layer_back(dh0="0 * carry"), "dh0 is dropped"),
+    },
+}
+GRU_CASES = [(ex, name) for ex, table in GRU_MUTANTS.items() for name in table]
+
+
+@pytest.mark.parametrize("exercise,mutant", GRU_CASES, ids=[f"{e}: {m}" for e, m in GRU_CASES])
+def test_gru_mistake_loses_points_and_is_named(exercise, mutant, make_notebook):
+    source, hint = GRU_MUTANTS[exercise][mutant]
+    graded = grade_notebook(make_notebook({exercise: source}, base=SOLUTION,
+                                          name="05_backprop_cell_state.ipynb"))
+    assert graded.exercise_score(exercise) < 10, feedback(graded, exercise)
+    assert hint in feedback(graded, exercise), feedback(graded, exercise)
+
+
+def test_the_gru_mutation_templates_are_correct_once_fixed(make_notebook):
+    graded = grade_notebook(make_notebook({"gru_step_backward": gru_step_back(),
+                                           "gru_backward": gru_layer_back()}, base=SOLUTION,
+                                          name="05_backprop_cell_state.ipynb"))
+    assert graded.score == FULL, [r.message for r in graded.results if not r.passed]
+
+
+GRU_VARIANTS = {
+    # gate by gate, with separate (D, H) and (H, H) matrices, and a forward with a dict cache
+    "separate gates": {
+        "gru_step_forward": """
+            def gru_step_forward(x, h_prev, Wx, Wh, b):
+                H = h_prev.shape[1]
+                s = {k: slice(j * H, (j + 1) * H) for j, k in enumerate("rzn")}
+                r = sigmoid(x @ Wx[:, s["r"]] + h_prev @ Wh[:, s["r"]] + b[s["r"]])
+                z = sigmoid(x @ Wx[:, s["z"]] + h_prev @ Wh[:, s["z"]] + b[s["z"]])
+                n = np.tanh(x @ Wx[:, s["n"]] + (r * h_prev) @ Wh[:, s["n"]] + b[s["n"]])
+                return z * n + (1 - z) * h_prev, {"x": x, "h": h_prev, "W": (Wx, Wh), "s": s,
+                                                  "g": (r, z, n)}
+
+
+            def gru_forward(x, h0, Wx, Wh, b):
+                out, caches, h = [], [], h0
+                for t in range(x.shape[1]):
+                    h, c = gru_step_forward(x[:, t], h, Wx, Wh, b)
+                    out.append(h); caches.append(c)
+                return np.stack(out, 1), caches
+            """,
+        "gru_step_backward": """
+            def gru_step_backward(dh_next, cache):
+                (Wx, Wh), s, (r, z, n) = cache["W"], cache["s"], cache["g"]
+                x, h = cache["x"], cache["h"]
+                local = {"n": dh_next * z * (1 - n * n), "z": dh_next * (n - h) * z * (1 - z)}
+                dq = local["n"] @ Wh[:, s["n"]].T
+                local["r"] = dq * h * r * (1 - r)
+                inputs_h = {"r": h, "z": h, "n": r * h}
+                dx, dh = np.zeros_like(x), dh_next * (1 - z) + dq * r
+                dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wx.shape[1])
+                for k in "rzn":
+                    dWx[:, s[k]] = x.T @ local[k]
+                    dWh[:, s[k]] = inputs_h[k].T @ local[k]
+                    db[s[k]] = local[k].sum(axis=0)
+                    dx = dx + local[k] @ Wx[:, s[k]].T
+                    if k != "n":
+                        dh = dh + local[k] @ Wh[:, s[k]].T
+                return dx, dh, dWx, dWh, db
+            """,
+        "gru_backward": """
+            def gru_backward(dh, cache):
+                delta = dh.copy()
+                dxs, totals = [], None
+                for t in range(dh.shape[1] - 1, -1, -1):
+                    dx_t, dh_prev, *w = gru_step_backward(delta[:, t], cache[t])
+                    dxs.append(dx_t)
+                    if t:
+                        delta[:, t - 1] = delta[:, t - 1] + dh_prev
+                    totals = w if totals is None else [a + c for a, c in zip(totals, w)]
+                return (np.stack(dxs[::-1], axis=1), dh_prev, *totals)
+            """,
+    },
+    # all three blocks at once, with one einsum for the weight gradients
+    "vectorised": {
+        "gru_step_backward": """
+            def gru_step_backward(dh_next, cache):
+                x, h_prev, Wx, Wh, r, z, n = cache
+                H = h_prev.shape[1]
+                d_n = dh_next * z * (1 - n * n)
+                d_z = dh_next * (n - h_prev) * z * (1 - z)
+                dq = np.einsum("nk,hk->nh", d_n, Wh[:, 2 * H:])
+                da = np.concatenate([dq * h_prev * r * (1 - r), d_z, d_n], axis=1)
+                hidden_in = np.stack([h_prev, h_prev, r * h_prev])                 # (3, N, H)
+                blocks = da.reshape(len(x), 3, H).transpose(1, 0, 2)              # (3, N, H)
+                dWh = np.einsum("gni,gnj->igj", hidden_in, blocks).reshape(H, 3 * H)
+                Wh_rz = Wh[:, :2 * H]
+                dh_prev = dh_next * (1 - z) + dq * r + np.einsum("nk,hk->nh", da[:, :2 * H], Wh_rz)
+                return da @ Wx.T, dh_prev, np.einsum("nd,nk->dk", x, da), dWh, da.sum(0)
+            """,
+        "gru_backward": """
+            def gru_backward(dh, cache):
+                N, T, H = dh.shape
+                carry, parts, acc = np.zeros((N, H)), [None] * T, [0.0, 0.0, 0.0]
+                for t in reversed(range(T)):
+                    parts[t], carry, *w = gru_step_backward(dh[:, t] + carry, cache[t])
+                    acc = [a + v for a, v in zip(acc, w)]
+                return (np.stack(parts, 1), carry, *acc)
+            """,
+    },
+}
+
+
+@pytest.mark.parametrize("variant", GRU_VARIANTS)
+def test_correct_gru_backward_written_differently_gets_full_marks(variant, make_notebook):
+    graded = grade_notebook(make_notebook(GRU_VARIANTS[variant], base=SOLUTION,
+                                          name="05_backprop_cell_state.ipynb"))
+    assert graded.score == FULL, [r.message for r in graded.results if not r.passed]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.exercise import Arg, Exercise
-from autograder.exercises import gates
+from autograder.exercises import gates, gru
 
 NOTEBOOK = "05_backprop_cell_state.ipynb"
 TITLE = "Backprop through the cell state"
@@ -146,4 +146,101 @@ lstm_backward = Exercise(
     grad_dims=gates.dims(2, 2, 2, T=3), mistakes=LSTM_MISTAKES,
     needs=("lstm_step_forward", "lstm_forward", "lstm_step_backward"))
 
-EXERCISES = (lstm_step_backward, lstm_backward)
+
+
+# -- GRU --------------------------------------------------------------------------------------
+
+GRU_STEP_GRADS = {"dx": "ND", "dh_prev": "NH", "dWx": "DK", "dWh": "HK", "db": "K"}
+GRU_SEQ_GRADS = {"dx": "NTD", "dh0": "NH", "dWx": "DK", "dWh": "HK", "db": "K"}
+
+
+def _gru_step_back(cache, dh_next, bug=""):
+    """The GRU step backward with a switchable mistake, from the reference's cache
+    (x, h_prev, Wx, Wh, r, z, n)."""
+    x, h, Wx, Wh, r, z, n = cache
+    H = h.shape[1]
+    d_n = dh_next * z * (n * (1 - n) if bug == "candidate sigmoid'" else 1 - n**2)
+    d_z = dh_next * ((h - n) if bug == "torch z" else (n - h)) * z * (1 - z)
+    dq = d_n @ Wh[:, 2 * H:].T
+    d_r = dq * (1.0 if bug == "no h_prev in dr" else h) * r * (1 - r)
+    da = np.concatenate([d_r, d_z, d_n], axis=1)                            # (N, 3H)
+    straight = 0.0 if bug == "no straight path" else dh_next * (1 - z)
+    through_q = 0.0 if bug == "no dq*r" else dq * r
+    dh_prev = straight + through_q + da[:, :2 * H] @ Wh[:, :2 * H].T
+    q = h if bug == "dWh_n uses h_prev" else r * h
+    dWh = np.concatenate([h.T @ da[:, :2 * H], q.T @ d_n], axis=1)
+    return {"dx": da @ Wx.T, "dh_prev": dh_prev, "dWx": x.T @ da, "dWh": dWh, "db": da.sum(axis=0)}
+
+
+def _gru_step_mistake(bug):
+    def wrong(ref, i):
+        _, cache = ref.call("gru_step_forward", i["x"], i["h_prev"], i["Wx"], i["Wh"], i["b"])
+        return _gru_step_back(cache, i["dh_next"], bug)
+    return wrong
+
+
+GRU_STEP_MISTAKES = {
+    "dz has the wrong sign: with this book's z, h_next = (1-z)*h_prev + z*n, so "
+    "dz = dh_next * (n - h_prev); (h_prev - n) is PyTorch's convention": _gru_step_mistake("torch z"),
+    "the straight path is missing: dh_prev gets dh_next * (1 - z) directly":
+        _gru_step_mistake("no straight path"),
+    "the path through the reset product is missing from dh_prev (dq * r, where dq = da_n Wh_n^T)":
+        _gru_step_mistake("no dq*r"),
+    "dWh's candidate block uses h_prev; the candidate's hidden weights multiplied r * h_prev":
+        _gru_step_mistake("dWh_n uses h_prev"),
+    "the reset gate's gradient is missing h_prev (da_r = dq * h_prev * r * (1 - r))":
+        _gru_step_mistake("no h_prev in dr"),
+    "the candidate's gradient goes through the sigmoid's derivative n*(1-n); n is a tanh, "
+    "so its derivative is 1 - n**2": _gru_step_mistake("candidate sigmoid'"),
+}
+
+
+def _gru_through_time(ref, i, carry=True, accumulate=True, direct="all"):
+    _, caches = ref.call("gru_forward", i["x"], i["h0"], i["Wx"], i["Wh"], i["b"])
+    dh = i["dh"]
+    N, T, H = dh.shape
+    dx = np.zeros(i["x"].shape)
+    grads = [np.zeros_like(i["Wx"]), np.zeros_like(i["Wh"]), np.zeros_like(i["b"])]
+    dh_carry = np.zeros((N, H))
+    for t in reversed(range(T)):
+        upstream = dh[:, t] if (direct == "all" or t == T - 1) else 0 * dh[:, t]
+        dx[:, t], dh_prev, *step = ref.call("gru_step_backward", upstream + dh_carry, caches[t])
+        dh_carry = dh_prev if carry else 0 * dh_prev
+        grads = [g + s for g, s in zip(grads, step)] if accumulate else step
+    return {"dx": dx, "dh0": dh_prev, "dWx": grads[0], "dWh": grads[1], "db": grads[2]}
+
+
+def _gru_only(keys, **options):
+    return lambda ref, i: {k: v for k, v in _gru_through_time(ref, i, **options).items() if k in keys}
+
+
+GRU_MISTAKES = {
+    "the gradient carried from step t+1 is not added to dh[:, t]":
+        _gru_only(("dx", "dWx", "dWh", "db"), carry=False),
+    "dWx, dWh, db are not accumulated over time (only one step's gradient is kept)":
+        _gru_only(("dWx", "dWh", "db"), accumulate=False),
+    "only dh[:, T-1] is used (the loss reaches every hidden state, not only the last)":
+        lambda ref, i: _gru_through_time(ref, i, direct="last"),
+    "dh0 is dropped (returned as zeros): return the gradient carried out of step 0":
+        lambda ref, i: {"dh0": np.zeros_like(i["h0"])},
+}
+
+gru_step_backward = Exercise(
+    name="gru_step_backward", number="5.3", args=(), returns=tuple(GRU_STEP_GRADS),
+    axes=GRU_STEP_GRADS, points=POINTS, forward=gru.gru_step_forward,
+    douts=(Arg("dh_next", "NH"),), dout_of={"h_next": "dh_next"},
+    grad_of={"dx": "x", "dh_prev": "h_prev", "dWx": "Wx", "dWh": "Wh", "db": "b"},
+    hidden_dims=gru.STEP_DIMS, edge_dims=gru.STEP_EDGES,
+    public_dims=(gru.STEP_DIMS[0], gru.STEP_EDGES[0]),
+    grad_dims=gru.dims(2, 3, 2), mistakes=GRU_STEP_MISTAKES, needs=("gru_step_forward",))
+
+gru_backward = Exercise(
+    name="gru_backward", number="5.4", args=(), returns=tuple(GRU_SEQ_GRADS),
+    axes=GRU_SEQ_GRADS, points=POINTS, forward=gru.gru_forward, douts=(Arg("dh", "NTH"),),
+    dout_of={"h": "dh"}, grad_of={"dx": "x", "dh0": "h0", "dWx": "Wx", "dWh": "Wh", "db": "b"},
+    hidden_dims=gru.SEQ_DIMS, edge_dims=gru.SEQ_EDGES,
+    public_dims=(gru.SEQ_DIMS[0], gru.SEQ_EDGES[0]),
+    grad_dims=gru.dims(2, 2, 2, T=3), mistakes=GRU_MISTAKES,
+    needs=("gru_step_forward", "gru_forward", "gru_step_backward"))
+
+EXERCISES = (lstm_step_backward, lstm_backward, gru_step_backward, gru_backward)
