@@ -613,3 +613,17 @@ def test_correct_gru_backward_written_differently_gets_full_marks(variant, make_
     graded = grade_notebook(make_notebook(GRU_VARIANTS[variant], base=SOLUTION,
                                           name="05_backprop_cell_state.ipynb"))
     assert graded.score == FULL, [r.message for r in graded.results if not r.passed]
+
+
+@pytest.mark.parametrize("exercise,mutant", [("lstm_backward", "dh0 dropped"),
+                                             ("lstm_backward", "dc0 dropped")])
+def test_a_mistake_invisible_on_a_case_is_not_offered_as_a_hint(exercise, mutant, make_notebook):
+    """On T = 1 cases, 'not accumulated over time' and 'not carried' change nothing: is
+    such a hint left out, so that only the real mistake is named?"""
+    source, hint = LSTM_MUTANTS[exercise][mutant]
+    graded = grade_notebook(make_notebook({exercise: source}, base=SOLUTION,
+                                          name="05_backprop_cell_state.ipynb"))
+    text = feedback(graded, exercise)
+    assert hint in text
+    assert "not accumulated over time" not in text and "not carried" not in text \
+        and "is not added to dh[:, t]" not in text, text
