@@ -180,7 +180,7 @@ def rnn_backward_batched(dh, cache):
     return dx, carry, dWx, dWh, db
 
 
-def lstm_forward_hoisted(x, h0, c0, Wx, Wh, b):
+def lstm_forward_hoisted(x, h0, c0, Wx, Wh, b, sigmoid=sigmoid):
     N, T, _ = x.shape
     H = h0.shape[1]
     a = _input_products(x, Wx, b)  # (N, T, 4H), becomes the gates i, f, g, o in place
@@ -197,10 +197,13 @@ def lstm_forward_hoisted(x, h0, c0, Wx, Wh, b):
     return h, c, (x, h0, c0, Wx, Wh, a, h, c)
 
 
-def _lstm_step_grads(dh_t, dc_t, gates, c_prev, c_t):
+def _split(gates, k):
+    H = gates.shape[-1] // k
+    return [gates[..., j * H:(j + 1) * H] for j in range(k)]
+
+
+def _lstm_step_grads(dh_t, dc_t, i, f, g, o, c_prev, c_t):
     """Pre-activation gradients (N, 4H) of one step, and the gradient into c_prev."""
-    H = c_t.shape[1]
-    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
     tc = np.tanh(c_t)
     dc = dc_t + dh_t * o * (1.0 - tc ** 2)  # (N, H): carried plus through h = o tanh(c)
     da = np.concatenate([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
@@ -215,8 +218,8 @@ def lstm_backward_stepwise(dh, cache):
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[1])
     dh_carry, dc_carry = np.zeros_like(h0), np.zeros_like(c0)
     for t in reversed(range(x.shape[1])):
-        da, dc_carry = _lstm_step_grads(dh[:, t] + dh_carry, dc_carry, gates[:, t],
-                                        c_prev[:, t], c[:, t])
+        da, dc_carry = _lstm_step_grads(dh[:, t] + dh_carry, dc_carry,
+                                        *_split(gates[:, t], 4), c_prev[:, t], c[:, t])
         dx[:, t] = da @ Wx.T
         dh_carry = da @ Wh.T
         dWx += x[:, t].T @ da
@@ -231,14 +234,14 @@ def lstm_backward_batched(dh, cache):
     da = np.empty_like(gates)  # (N, T, 4H)
     dh_carry, dc_carry = np.zeros_like(h0), np.zeros_like(c0)
     for t in reversed(range(x.shape[1])):
-        da[:, t], dc_carry = _lstm_step_grads(dh[:, t] + dh_carry, dc_carry, gates[:, t],
-                                              c_prev[:, t], c[:, t])
+        da[:, t], dc_carry = _lstm_step_grads(dh[:, t] + dh_carry, dc_carry,
+                                              *_split(gates[:, t], 4), c_prev[:, t], c[:, t])
         dh_carry = da[:, t] @ Wh.T
     dx, dWx, dWh, db = _batched_weight_grads(x, _previous(h0, h), da, Wx)
     return dx, dh_carry, dc_carry, dWx, dWh, db
 
 
-def gru_forward_hoisted(x, h0, Wx, Wh, b):
+def gru_forward_hoisted(x, h0, Wx, Wh, b, sigmoid=sigmoid):
     N, T, _ = x.shape
     H = h0.shape[1]
     xa = _input_products(x, Wx, b)  # (N, T, 3H)
@@ -255,10 +258,9 @@ def gru_forward_hoisted(x, h0, Wx, Wh, b):
     return h, (x, h0, Wx, Wh, gates, rh, h)
 
 
-def _gru_step_grads(dh_t, gates, h_prev, Wh):
+def _gru_step_grads(dh_t, r, z, n, h_prev, Wh):
     """Pre-activation gradients (N, 3H) of one step, and the gradient into h_prev."""
     H = h_prev.shape[1]
-    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
     dan = dh_t * z * (1.0 - n ** 2)  # (N, H)
     drh = dan @ Wh[:, 2 * H:].T  # (N, H), gradient of r * h_prev
     da_rz = np.concatenate([drh * h_prev * r * (1.0 - r),
@@ -281,7 +283,7 @@ def gru_backward_stepwise(dh, cache):
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[1])
     carry = np.zeros_like(h0)
     for t in reversed(range(x.shape[1])):
-        da, carry = _gru_step_grads(dh[:, t] + carry, gates[:, t], h_prev[:, t], Wh)
+        da, carry = _gru_step_grads(dh[:, t] + carry, *_split(gates[:, t], 3), h_prev[:, t], Wh)
         dx[:, t] = da @ Wx.T
         dWx += x[:, t].T @ da
         dWh += _gru_dWh(h_prev[:, t], rh[:, t], da)
@@ -295,18 +297,65 @@ def gru_backward_batched(dh, cache):
     da = np.empty_like(gates)  # (N, T, 3H)
     carry = np.zeros_like(h0)
     for t in reversed(range(x.shape[1])):
-        da[:, t], carry = _gru_step_grads(dh[:, t] + carry, gates[:, t], h_prev[:, t], Wh)
+        da[:, t], carry = _gru_step_grads(dh[:, t] + carry, *_split(gates[:, t], 3), h_prev[:, t], Wh)
     dx, dWx, _, db = _batched_weight_grads(x, h_prev, da, Wx)
     return dx, carry, dWx, _gru_dWh(h_prev, rh, da), db
+
+
+def lstm_backward_standin(dh, cache):
+    """A step-by-step LSTM backward in the style of chapter 1's rnn_backward, reading the
+    reference lstm_forward's cache (a list of (x, h_prev, c_prev, Wx, Wh, i, f, g, o, c_next)):
+    timed only while chapter 5's lstm_backward does not exist yet."""
+    N, T, H = dh.shape
+    _, _, _, Wx, Wh, *_ = cache[0]
+    dx = np.zeros((N, T, Wx.shape[0]))
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[1])
+    dh_carry, dc_carry = np.zeros((N, H)), np.zeros((N, H))
+    for t in reversed(range(T)):
+        x, h_prev, c_prev, _, _, i, f, g, o, c_next = cache[t]
+        da, dc_carry = _lstm_step_grads(dh[:, t] + dh_carry, dc_carry, i, f, g, o, c_prev, c_next)
+        dx[:, t] = da @ Wx.T
+        dh_carry = da @ Wh.T
+        dWx += x.T @ da
+        dWh += h_prev.T @ da
+        db += da.sum(axis=0)
+    return dx, dh_carry, dc_carry, dWx, dWh, db
+
+
+def gru_backward_standin(dh, cache):
+    """A step-by-step GRU backward reading the reference gru_forward's cache (a list of
+    (x, h_prev, Wx, Wh, r, z, n)): timed only while chapter 5's gru_backward does not exist."""
+    N, T, H = dh.shape
+    _, _, Wx, Wh, *_ = cache[0]
+    dx = np.zeros((N, T, Wx.shape[0]))
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[1])
+    carry = np.zeros((N, H))
+    for t in reversed(range(T)):
+        x, h_prev, _, _, r, z, n = cache[t]
+        da, carry = _gru_step_grads(dh[:, t] + carry, r, z, n, h_prev, Wh)
+        dx[:, t] = da @ Wx.T
+        dWx += x.T @ da
+        dWh += _gru_dWh(h_prev, r * h_prev, da)
+        db += da.sum(axis=0)
+    return dx, carry, dWx, dWh, db
+
+
+STANDINS = {"LSTM": lstm_backward_standin, "GRU": gru_backward_standin}
+
+
+def _with_tanh_sigmoid(forward):
+    return lambda *args: forward(*args, sigmoid=_tanh_sigmoid)
 
 
 VARIANTS = {  # model -> [(label, forward, backward)], after the reference row
     "RNN": [("x@Wx hoisted", rnn_forward_hoisted, rnn_backward_stepwise),
             ("+ batched grads", rnn_forward_hoisted, rnn_backward_batched)],
     "LSTM": [("x@Wx hoisted", lstm_forward_hoisted, lstm_backward_stepwise),
-             ("+ batched grads", lstm_forward_hoisted, lstm_backward_batched)],
+             ("+ batched grads", lstm_forward_hoisted, lstm_backward_batched),
+             ("+ tanh sigmoid", _with_tanh_sigmoid(lstm_forward_hoisted), lstm_backward_batched)],
     "GRU": [("x@Wx hoisted", gru_forward_hoisted, gru_backward_stepwise),
-            ("+ batched grads", gru_forward_hoisted, gru_backward_batched)],
+            ("+ batched grads", gru_forward_hoisted, gru_backward_batched),
+            ("+ tanh sigmoid", _with_tanh_sigmoid(gru_forward_hoisted), gru_backward_batched)],
 }
 
 
@@ -427,9 +476,16 @@ def max_error(h, grads, h_ref, grads_ref) -> float:
 
 # -- timing --------------------------------------------------------------------------------
 
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+CLOCK = "cpu"
+
+
 def interleaved_medians(first, second, repeats: int, warmup: int) -> tuple[float, float]:
-    """Median wall time in ms of each of two functions, run alternately (order swapped on
-    every repeat) after `warmup` runs of each."""
+    """Median time in ms of each of two functions, run alternately (order swapped on every
+    repeat) after `warmup` runs of each. The clock is the process's CPU time by default:
+    both sides run on one thread, and CPU time is far less disturbed than wall time by
+    other programs sharing the machine (--clock wall for wall time)."""
+    clock = CLOCKS[CLOCK]
     for _ in range(warmup):
         first()
         second()
@@ -437,9 +493,9 @@ def interleaved_medians(first, second, repeats: int, warmup: int) -> tuple[float
     for k in range(repeats):
         order = (0, 1) if k % 2 == 0 else (1, 0)
         for j in order:
-            start = time.perf_counter()
+            start = clock()
             (first, second)[j]()
-            times[j].append(1e3 * (time.perf_counter() - start))
+            times[j].append(1e3 * (clock() - start))
     return statistics.median(times[0]), statistics.median(times[1])
 
 
@@ -491,7 +547,7 @@ def cell(row, key, width):
 
 def format_row(row) -> str:
     size = "T={T} N={N} D={D} H={H}".format(**row)
-    text = (f"{row['model']:<5} {row['variant']:<16} {size:<26}"
+    text = (f"{row['model']:<5} {row['variant']:<22} {size:<26}"
             f"{cell(row, 'numpy_forward_ms', 9)}{cell(row, 'torch_forward_ms', 9)}"
             f"{cell(row, 'forward_ratio', 7)}  "
             f"{cell(row, 'numpy_ms', 9)}{cell(row, 'torch_ms', 9)}{cell(row, 'ratio', 7)}")
@@ -504,7 +560,7 @@ def format_row(row) -> str:
     return text
 
 
-HEADER = (f"{'model':<5} {'variant':<16} {'size':<26}{'fwd np':>9}{'fwd pt':>9}{'ratio':>7}  "
+HEADER = (f"{'model':<5} {'variant':<22} {'size':<26}{'fwd np':>9}{'fwd pt':>9}{'ratio':>7}  "
           f"{'f+b np':>9}{'f+b pt':>9}{'ratio':>7}   target <= {TARGET}x torch")
 
 
@@ -530,6 +586,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="one tiny size, 2 repeats: checks the script runs, times nothing useful")
     parser.add_argument("--models", default="RNN,LSTM,GRU")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
+                        help="cpu: process CPU time (default, robust to a busy machine); wall")
     parser.add_argument("--no-variants", action="store_true",
                         help="only the reference rows")
     args = parser.parse_args(argv)
@@ -542,7 +600,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     sizes = QUICK_SIZES if args.quick else SIZES
     repeats, warmup = (2, 1) if args.quick else (args.repeats, args.warmup)
-    global _SIGMOID
+    global _SIGMOID, CLOCK
+    CLOCK = args.clock
     try:
         _SIGMOID = reference_function("sigmoid")
     except Skip:
@@ -551,7 +610,7 @@ def main(argv=None) -> int:
     info["torch"] = torch.__version__
     info["torch_threads"] = torch.get_num_threads()
     print("numpy reference (solutions/) vs PyTorch, float64, one thread; "
-          f"median of {repeats} after {warmup} warm-up; times in ms")
+          f"median of {repeats} after {warmup} warm-up; {CLOCK} time in ms")
     print(", ".join(f"{k} {v}" for k, v in info.items()))
     print(HEADER)
     rows = []
@@ -566,6 +625,8 @@ def main(argv=None) -> int:
         except Skip as e:
             backward = e
         candidates = [("reference", forward, backward)]
+        if isinstance(backward, Skip) and not isinstance(forward, Skip) and model in STANDINS:
+            candidates.append(("ref fwd + stand-in bwd", forward, STANDINS[model]))
         if not args.no_variants:
             candidates += VARIANTS[model]
         for size in sizes:
@@ -591,9 +652,9 @@ def main(argv=None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "description": "numpy reference vs PyTorch CPU, forward and forward+backward of "
-                           "loss = sum(h * G), float64, one thread, median ms",
+                           "loss = sum(h * G), float64, one thread, median ms of the clock below",
             "target_ratio": TARGET, "targeted_sizes": [list(s) for s in TARGETED],
-            "repeats": repeats, "warmup": warmup, "machine": info, "rows": rows}, indent=1))
+            "repeats": repeats, "warmup": warmup, "clock": CLOCK, "machine": info, "rows": rows}, indent=1))
         print(f"wrote {args.json}")
     return 0
 
