@@ -52,6 +52,7 @@ if __name__ == "__main__":
     pin_one_thread()
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -578,6 +579,56 @@ def machine() -> dict:
     return info
 
 
+def profile(model: str, size, standin: bool) -> None:
+    """Where the reference's time goes: cProfile of forward + backward (CPU time), by the
+    time spent in each function itself."""
+    import cProfile
+    import pstats
+    forward = reference_function(FUNCTIONS[model][0])
+    try:
+        backward = reference_function(FUNCTIONS[model][1])
+    except Skip:
+        if not standin:
+            raise
+        backward = STANDINS[model]
+        print(f"({FUNCTIONS[model][1]} is missing: profiling the bench's stand-in backward)")
+    p = Problem(model, *size)
+    p.numpy_run(forward, backward)  # warm-up
+    prof = cProfile.Profile(time.process_time)
+    prof.runcall(p.numpy_run, forward, backward)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+    # cProfile does not see inside numpy: time the forward's parts one by one
+    T, N, D, H = size
+    K, S = GATES[model] * H, (GATES[model] - 1) * H  # S: columns that go through a sigmoid
+    a = np.random.default_rng(1).normal(size=(N, K))
+
+    def ms(f):
+        f()
+        times = []
+        for _ in range(5):
+            start = time.process_time()
+            f()
+            times.append(1e3 * (time.process_time() - start))
+        return statistics.median(times)
+
+    parts = {
+        f"forward + backward ({FUNCTIONS[model][0]} + backward)":
+            ms(lambda: p.numpy_run(forward, backward)),
+        f"forward ({FUNCTIONS[model][0]})": ms(lambda: p.numpy_forward(forward)),
+        "  T products x[:, t] @ Wx, one per step": ms(lambda: [p.x[:, t] @ p.Wx for t in range(T)]),
+        "  the same as one (N*T, D) @ Wx product": ms(lambda: p.x.reshape(N * T, D) @ p.Wx),
+        "  T products h @ Wh": ms(lambda: [p.h0 @ p.Wh for _ in range(T)]),
+    }
+    if S:
+        parts[f"  T reference sigmoids on (N, {S // H}H)"] = ms(
+            lambda: [sigmoid(a[:, :S]) for _ in range(T)])
+        parts[f"  T sigmoids 0.5(1 + tanh(a/2)) on (N, {S // H}H)"] = ms(
+            lambda: [_tanh_sigmoid(a[:, :S]) for _ in range(T)])
+    print(f"{model} at T={T} N={N} D={D} H={H}, CPU ms (median of 5):")
+    for name, value in parts.items():
+        print(f"  {name:<52}{value:9.2f}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=9, help="timed runs per row (median)")
@@ -590,7 +641,19 @@ def main(argv=None) -> int:
                         help="cpu: process CPU time (default, robust to a busy machine); wall")
     parser.add_argument("--no-variants", action="store_true",
                         help="only the reference rows")
+    parser.add_argument("--profile", metavar="MODEL",
+                        help="instead of the table: cProfile the reference MODEL at --size")
+    parser.add_argument("--size", default="100,64,128,256", help="T,N,D,H for --profile")
     args = parser.parse_args(argv)
+    if args.profile:
+        global _SIGMOID
+        with contextlib.suppress(Skip):
+            _SIGMOID = reference_function("sigmoid")
+        try:
+            profile(args.profile, tuple(int(v) for v in args.size.split(",")), standin=True)
+        except Skip as e:
+            print(f"skipped: {e}")
+        return 0
     try:
         import torch
     except ImportError:
@@ -600,12 +663,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     sizes = QUICK_SIZES if args.quick else SIZES
     repeats, warmup = (2, 1) if args.quick else (args.repeats, args.warmup)
-    global _SIGMOID, CLOCK
+    global CLOCK
     CLOCK = args.clock
-    try:
+    with contextlib.suppress(Skip):
         _SIGMOID = reference_function("sigmoid")
-    except Skip:
-        pass
     info = machine()
     info["torch"] = torch.__version__
     info["torch_threads"] = torch.get_num_threads()
