@@ -128,8 +128,9 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
         msg = "; ".join(v.message for _, v in failed) + _hint(ex, outputs, inputs, mistakes)
         notes.append(f"[{label}] {msg}")
     if passed < len(cases) and ex.forward is not None and forward_ok is not None and not forward_ok():
-        notes.append(f"note: this uses the cache from your {ex.forward.name}, which fails "
-                     "its own checks: fix it first")
+        # first: the three failing cases shown after it would otherwise hide it
+        notes.insert(0, f"note: this uses the cache from your {ex.forward.name}, which fails "
+                        "its own checks: fix it first")
     score = round(points * passed / len(cases), 2) if cases else 0.0
     status = "passed" if passed == len(cases) else ("error" if worst == np.inf and not passed else "failed")
     head = f"{passed}/{len(cases)} cases pass"
