@@ -124,78 +124,90 @@ def _tanh_sigmoid(a):
 _SIGMOID = _tanh_sigmoid
 
 
-def _input_products(x, Wx, b):
-    """x_t Wx + b for every step at once: one (N*T, D) @ (D, KH) product."""
-    N, T, D = x.shape
-    return (x.reshape(N * T, D) @ Wx).reshape(N, T, -1) + b  # (N, T, KH)
+def _time_major(x):
+    """(N, T, D) -> a contiguous (T, N, D) copy: then every step's rows are contiguous."""
+    return np.ascontiguousarray(x.transpose(1, 0, 2))
 
 
-def _previous(h0, h):
-    """h_{t-1} for every t: h0 followed by h[:, :-1], shape (N, T, H)."""
-    return np.concatenate([h0[:, None], h[:, :-1]], axis=1)
+def _input_products(x_tm, Wx, b):
+    """x_t Wx + b for every step at once: one (T*N, D) @ (D, KH) product, (T, N, KH)."""
+    T, N, D = x_tm.shape
+    a = (x_tm.reshape(T * N, D) @ Wx).reshape(T, N, -1)
+    a += b
+    return a
 
 
-def _batched_weight_grads(x, h_prev, da, Wx):
+def _previous(h0, h_tm):
+    """h_{t-1} for every t: h0 followed by h[:-1], shape (T, N, H)."""
+    return np.concatenate([h0[None], h_tm[:-1]], axis=0)
+
+
+def _batch_first(a_tm):
+    return a_tm.transpose(1, 0, 2)  # (T, N, .) -> (N, T, .), a view
+
+
+def _batched_weight_grads(x_tm, h_prev, da, Wx):
     """dx, dWx, dWh (from h_prev) and db from all steps' pre-activation gradients."""
-    N, T, D = x.shape
-    da2 = da.reshape(N * T, -1)  # (N*T, KH)
-    dx = (da2 @ Wx.T).reshape(N, T, D)
-    dWx = x.reshape(N * T, D).T @ da2  # (D, KH)
-    dWh = h_prev.reshape(N * T, -1).T @ da2  # (H, KH)
+    T, N, D = x_tm.shape
+    da2 = da.reshape(T * N, -1)  # (T*N, KH)
+    dx = _batch_first((da2 @ Wx.T).reshape(T, N, D))  # (N, T, D)
+    dWx = x_tm.reshape(T * N, D).T @ da2  # (D, KH)
+    dWh = h_prev.reshape(T * N, -1).T @ da2  # (H, KH)
     return dx, dWx, dWh, da2.sum(axis=0)
 
 
 def rnn_forward_hoisted(x, h0, Wx, Wh, b):
-    xa = _input_products(x, Wx, b)  # (N, T, H)
-    h = np.empty_like(xa)
+    x_tm = _time_major(x)
+    h = _input_products(x_tm, Wx, b)  # (T, N, H), overwritten step by step by h_t
     h_t = h0
-    for t in range(x.shape[1]):
-        h_t = h[:, t] = np.tanh(xa[:, t] + h_t @ Wh)
-    return h, (x, h0, Wx, Wh, h)
+    for t in range(h.shape[0]):
+        h_t = np.tanh(np.add(h[t], h_t @ Wh, out=h[t]), out=h[t])
+    return _batch_first(h), (x_tm, h0, Wx, Wh, h)
 
 
 def rnn_backward_stepwise(dh, cache):
-    x, h0, Wx, Wh, h = cache
+    x_tm, h0, Wx, Wh, h = cache
     h_prev = _previous(h0, h)
-    dx = np.empty_like(x)
+    dx = np.empty_like(x_tm)
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[1])
     carry = np.zeros_like(h0)
-    for t in reversed(range(x.shape[1])):
-        da = (dh[:, t] + carry) * (1.0 - h[:, t] ** 2)  # (N, H)
-        dx[:, t] = da @ Wx.T
+    for t in reversed(range(h.shape[0])):
+        da = (dh[:, t] + carry) * (1.0 - h[t] ** 2)  # (N, H)
+        dx[t] = da @ Wx.T
         carry = da @ Wh.T
-        dWx += x[:, t].T @ da
-        dWh += h_prev[:, t].T @ da
+        dWx += x_tm[t].T @ da
+        dWh += h_prev[t].T @ da
         db += da.sum(axis=0)
-    return dx, carry, dWx, dWh, db
+    return _batch_first(dx), carry, dWx, dWh, db
 
 
 def rnn_backward_batched(dh, cache):
-    x, h0, Wx, Wh, h = cache
-    da = np.empty_like(h)  # (N, T, H)
+    x_tm, h0, Wx, Wh, h = cache
+    da = np.empty_like(h)  # (T, N, H)
     carry = np.zeros_like(h0)
-    for t in reversed(range(x.shape[1])):
-        da[:, t] = (dh[:, t] + carry) * (1.0 - h[:, t] ** 2)
-        carry = da[:, t] @ Wh.T
-    dx, dWx, dWh, db = _batched_weight_grads(x, _previous(h0, h), da, Wx)
+    for t in reversed(range(h.shape[0])):
+        da[t] = (dh[:, t] + carry) * (1.0 - h[t] ** 2)
+        carry = da[t] @ Wh.T
+    dx, dWx, dWh, db = _batched_weight_grads(x_tm, _previous(h0, h), da, Wx)
     return dx, carry, dWx, dWh, db
 
 
 def lstm_forward_hoisted(x, h0, c0, Wx, Wh, b, sigmoid=sigmoid):
-    N, T, _ = x.shape
+    x_tm = _time_major(x)
+    T, N, _ = x_tm.shape
     H = h0.shape[1]
-    a = _input_products(x, Wx, b)  # (N, T, 4H), becomes the gates i, f, g, o in place
-    h, c = np.empty((N, T, H)), np.empty((N, T, H))
+    a = _input_products(x_tm, Wx, b)  # (T, N, 4H), becomes the gates i, f, g, o in place
+    h, c = np.empty((T, N, H)), np.empty((T, N, H))
     h_t, c_t = h0, c0
     for t in range(T):
-        a_t = a[:, t]
+        a_t = a[t]
         a_t += h_t @ Wh  # (N, 4H)
         a_t[:, :2 * H] = sigmoid(a_t[:, :2 * H])  # i, f
         a_t[:, 2 * H:3 * H] = np.tanh(a_t[:, 2 * H:3 * H])  # g
         a_t[:, 3 * H:] = sigmoid(a_t[:, 3 * H:])  # o
-        c_t = c[:, t] = a_t[:, H:2 * H] * c_t + a_t[:, :H] * a_t[:, 2 * H:3 * H]
-        h_t = h[:, t] = a_t[:, 3 * H:] * np.tanh(c_t)
-    return h, c, (x, h0, c0, Wx, Wh, a, h, c)
+        c_t = c[t] = a_t[:, H:2 * H] * c_t + a_t[:, :H] * a_t[:, 2 * H:3 * H]
+        h_t = h[t] = a_t[:, 3 * H:] * np.tanh(c_t)
+    return _batch_first(h), _batch_first(c), (x_tm, h0, c0, Wx, Wh, a, h, c)
 
 
 def _split(gates, k):
@@ -213,50 +225,50 @@ def _lstm_step_grads(dh_t, dc_t, i, f, g, o, c_prev, c_t):
 
 
 def lstm_backward_stepwise(dh, cache):
-    x, h0, c0, Wx, Wh, gates, h, c = cache
+    x_tm, h0, c0, Wx, Wh, gates, h, c = cache
     h_prev, c_prev = _previous(h0, h), _previous(c0, c)
-    dx = np.empty_like(x)
+    dx = np.empty_like(x_tm)
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[1])
     dh_carry, dc_carry = np.zeros_like(h0), np.zeros_like(c0)
-    for t in reversed(range(x.shape[1])):
+    for t in reversed(range(h.shape[0])):
         da, dc_carry = _lstm_step_grads(dh[:, t] + dh_carry, dc_carry,
-                                        *_split(gates[:, t], 4), c_prev[:, t], c[:, t])
-        dx[:, t] = da @ Wx.T
+                                        *_split(gates[t], 4), c_prev[t], c[t])
+        dx[t] = da @ Wx.T
         dh_carry = da @ Wh.T
-        dWx += x[:, t].T @ da
-        dWh += h_prev[:, t].T @ da
+        dWx += x_tm[t].T @ da
+        dWh += h_prev[t].T @ da
         db += da.sum(axis=0)
-    return dx, dh_carry, dc_carry, dWx, dWh, db
+    return _batch_first(dx), dh_carry, dc_carry, dWx, dWh, db
 
 
 def lstm_backward_batched(dh, cache):
-    x, h0, c0, Wx, Wh, gates, h, c = cache
+    x_tm, h0, c0, Wx, Wh, gates, h, c = cache
     c_prev = _previous(c0, c)
-    da = np.empty_like(gates)  # (N, T, 4H)
+    da = np.empty_like(gates)  # (T, N, 4H)
     dh_carry, dc_carry = np.zeros_like(h0), np.zeros_like(c0)
-    for t in reversed(range(x.shape[1])):
-        da[:, t], dc_carry = _lstm_step_grads(dh[:, t] + dh_carry, dc_carry,
-                                              *_split(gates[:, t], 4), c_prev[:, t], c[:, t])
-        dh_carry = da[:, t] @ Wh.T
-    dx, dWx, dWh, db = _batched_weight_grads(x, _previous(h0, h), da, Wx)
+    for t in reversed(range(h.shape[0])):
+        da[t], dc_carry = _lstm_step_grads(dh[:, t] + dh_carry, dc_carry,
+                                           *_split(gates[t], 4), c_prev[t], c[t])
+        dh_carry = da[t] @ Wh.T
+    dx, dWx, dWh, db = _batched_weight_grads(x_tm, _previous(h0, h), da, Wx)
     return dx, dh_carry, dc_carry, dWx, dWh, db
 
 
 def gru_forward_hoisted(x, h0, Wx, Wh, b, sigmoid=sigmoid):
-    N, T, _ = x.shape
+    x_tm = _time_major(x)
+    T, N, _ = x_tm.shape
     H = h0.shape[1]
-    xa = _input_products(x, Wx, b)  # (N, T, 3H)
-    gates = np.empty_like(xa)  # r, z, n of every step
-    rh = np.empty((N, T, H))  # r * h_prev, the input of the candidate's product
-    h = np.empty((N, T, H))
+    gates = _input_products(x_tm, Wx, b)  # (T, N, 3H), becomes r, z, n in place
+    rh = np.empty((T, N, H))  # r * h_prev, the input of the candidate's product
+    h = np.empty((T, N, H))
     h_t = h0
     for t in range(T):
-        g_t = gates[:, t]
-        g_t[:, :2 * H] = sigmoid(xa[:, t, :2 * H] + h_t @ Wh[:, :2 * H])  # r, z
-        rh[:, t] = g_t[:, :H] * h_t
-        g_t[:, 2 * H:] = np.tanh(xa[:, t, 2 * H:] + rh[:, t] @ Wh[:, 2 * H:])  # n
-        h_t = h[:, t] = h_t + g_t[:, H:2 * H] * (g_t[:, 2 * H:] - h_t)  # (1-z) h + z n
-    return h, (x, h0, Wx, Wh, gates, rh, h)
+        g_t = gates[t]
+        g_t[:, :2 * H] = sigmoid(g_t[:, :2 * H] + h_t @ Wh[:, :2 * H])  # r, z
+        np.multiply(g_t[:, :H], h_t, out=rh[t])
+        g_t[:, 2 * H:] = np.tanh(g_t[:, 2 * H:] + rh[t] @ Wh[:, 2 * H:])  # n
+        h_t = h[t] = h_t + g_t[:, H:2 * H] * (g_t[:, 2 * H:] - h_t)  # (1-z) h + z n
+    return _batch_first(h), (x_tm, h0, Wx, Wh, gates, rh, h)
 
 
 def _gru_step_grads(dh_t, r, z, n, h_prev, Wh):
@@ -278,28 +290,28 @@ def _gru_dWh(h_prev, rh, da):
 
 
 def gru_backward_stepwise(dh, cache):
-    x, h0, Wx, Wh, gates, rh, h = cache
+    x_tm, h0, Wx, Wh, gates, rh, h = cache
     h_prev = _previous(h0, h)
-    dx = np.empty_like(x)
+    dx = np.empty_like(x_tm)
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[1])
     carry = np.zeros_like(h0)
-    for t in reversed(range(x.shape[1])):
-        da, carry = _gru_step_grads(dh[:, t] + carry, *_split(gates[:, t], 3), h_prev[:, t], Wh)
-        dx[:, t] = da @ Wx.T
-        dWx += x[:, t].T @ da
-        dWh += _gru_dWh(h_prev[:, t], rh[:, t], da)
+    for t in reversed(range(h.shape[0])):
+        da, carry = _gru_step_grads(dh[:, t] + carry, *_split(gates[t], 3), h_prev[t], Wh)
+        dx[t] = da @ Wx.T
+        dWx += x_tm[t].T @ da
+        dWh += _gru_dWh(h_prev[t], rh[t], da)
         db += da.sum(axis=0)
-    return dx, carry, dWx, dWh, db
+    return _batch_first(dx), carry, dWx, dWh, db
 
 
 def gru_backward_batched(dh, cache):
-    x, h0, Wx, Wh, gates, rh, h = cache
+    x_tm, h0, Wx, Wh, gates, rh, h = cache
     h_prev = _previous(h0, h)
-    da = np.empty_like(gates)  # (N, T, 3H)
+    da = np.empty_like(gates)  # (T, N, 3H)
     carry = np.zeros_like(h0)
-    for t in reversed(range(x.shape[1])):
-        da[:, t], carry = _gru_step_grads(dh[:, t] + carry, *_split(gates[:, t], 3), h_prev[:, t], Wh)
-    dx, dWx, _, db = _batched_weight_grads(x, h_prev, da, Wx)
+    for t in reversed(range(h.shape[0])):
+        da[t], carry = _gru_step_grads(dh[:, t] + carry, *_split(gates[t], 3), h_prev[t], Wh)
+    dx, dWx, _, db = _batched_weight_grads(x_tm, h_prev, da, Wx)
     return dx, carry, dWx, _gru_dWh(h_prev, rh, da), db
 
 
