@@ -2,12 +2,14 @@
 PyTorch's nn.RNN / nn.LSTM / nn.GRU on the CPU of this machine, forward + backward.
 
     .venv/bin/python bench/rnn_torch_ratio.py [--repeats 9] [--json PATH] [--quick]
+    .venv/bin/python bench/rnn_torch_ratio.py --profile LSTM [--size 100,64,128,256]
 
 For each model and size (T, N, D, H) it builds one set of inputs and weights, gives the
 same numbers to numpy and torch (float64, batch-first, one thread each), checks that the two
 agree to 1e-10 on the hidden states and on every gradient of loss = sum(h * G) (G fixed and
 random), and only then times both: the median of --repeats runs after warm-up, numpy and
-torch interleaved so that a change in the machine's load hits both. It prints one row per
+torch interleaved so that a change in the machine's load hits both, on the process's CPU
+clock (--clock wall for wall time). It prints one row per
 model, size and variant: numpy ms, torch ms and the ratio numpy / torch, for the forward
 pass alone and for forward + backward, and whether forward + backward meets the 1.1x
 target at the two larger sizes.
@@ -17,13 +19,19 @@ that the comparison needs torch. Chapter 4's cost figure takes its numbers from 
 
 Rows besides "reference" are modified copies of the reference kept in this file, each
 checked against torch like the reference (nothing in solutions/ is changed):
-  "x@Wx hoisted"      the input products x_t Wx of all T steps as one (N*T, D) @ (D, KH)
-                      product before the time loop; outputs and gates written into arrays
-                      preallocated for the whole sequence; backward unchanged in kind
-                      (step by step, weight gradients accumulated per step).
+  "x@Wx hoisted"      the input products x_t Wx of all T steps as one (T*N, D) @ (D, KH)
+                      product before the time loop, laid out time-major (T, N, KH) so that
+                      each step's rows are contiguous (PyTorch's CPU RNNs do both); gates
+                      and states written into arrays preallocated for the whole sequence.
+                      Backward still step by step, weight gradients accumulated per step.
   "+ batched grads"   also the backward's dx, dWx, dWh and db as one product (or sum) each
-                      after the time loop, from the per-step pre-activation gradients
-                      stored in one (N, T, KH) array; only dh @ Wh^T stays in the loop.
+                      after the time loop, from all steps' pre-activation gradients kept in
+                      one (T, N, KH) array; only dh @ Wh^T stays in the loop.
+  "+ tanh sigmoid"    also sigmoid(a) as 0.5 (1 + tanh(a / 2)) (one ufunc pass, exact)
+                      instead of the reference's overflow-safe np.where of two branches.
+  "ref fwd + stand-in bwd"  only while a chapter's backward does not exist yet: the
+                      reference forward with this file's step-by-step backward.
+--profile MODEL shows where the reference's time goes (cProfile, then the forward's parts).
 GRU: nn.GRU applies the reset gate after its matrix product (reset-after), the book's
 main GRU before it, so nn.GRU computes a different function of the same size and cost;
 the GRU numbers are checked against torch autograd of the book's own equations instead,
@@ -52,7 +60,6 @@ if __name__ == "__main__":
     pin_one_thread()
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -113,7 +120,8 @@ def reference_function(name: str):
 # -- modified copies of the reference (see the module docstring) ---------------------------
 
 def sigmoid(a):
-    """The reference's sigmoid (chapter 3) when the notebook loads, else an exact one."""
+    """The sigmoid of the reference being copied (the one its forward calls), so that a
+    modified copy differs from the reference only where its label says."""
     return _SIGMOID(a)
 
 
@@ -367,8 +375,8 @@ VARIANTS = {  # model -> [(label, forward, backward)], after the reference row
              ("+ batched grads", lstm_forward_hoisted, lstm_backward_batched),
              ("+ tanh sigmoid", _with_tanh_sigmoid(lstm_forward_hoisted), lstm_backward_batched)],
     "GRU": [("x@Wx hoisted", gru_forward_hoisted, gru_backward_stepwise),
-            ("+ batched grads", gru_forward_hoisted, gru_backward_batched),
-            ("+ tanh sigmoid", _with_tanh_sigmoid(gru_forward_hoisted), gru_backward_batched)],
+            ("+ batched grads", gru_forward_hoisted, gru_backward_batched)],
+    # (no "+ tanh sigmoid" row: chapter 4's sigmoid already is 0.5 (1 + tanh(a / 2)))
 }
 
 
@@ -596,7 +604,9 @@ def profile(model: str, size, standin: bool) -> None:
     time spent in each function itself."""
     import cProfile
     import pstats
+    global _SIGMOID
     forward = reference_function(FUNCTIONS[model][0])
+    _SIGMOID = forward.__globals__.get("sigmoid", _tanh_sigmoid)
     try:
         backward = reference_function(FUNCTIONS[model][1])
     except Skip:
@@ -658,9 +668,6 @@ def main(argv=None) -> int:
     parser.add_argument("--size", default="100,64,128,256", help="T,N,D,H for --profile")
     args = parser.parse_args(argv)
     if args.profile:
-        global _SIGMOID
-        with contextlib.suppress(Skip):
-            _SIGMOID = reference_function("sigmoid")
         try:
             profile(args.profile, tuple(int(v) for v in args.size.split(",")), standin=True)
         except Skip as e:
@@ -675,10 +682,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     sizes = QUICK_SIZES if args.quick else SIZES
     repeats, warmup = (2, 1) if args.quick else (args.repeats, args.warmup)
-    global CLOCK
+    global CLOCK, _SIGMOID
     CLOCK = args.clock
-    with contextlib.suppress(Skip):
-        _SIGMOID = reference_function("sigmoid")
     info = machine()
     info["torch"] = torch.__version__
     info["torch_threads"] = torch.get_num_threads()
@@ -697,6 +702,8 @@ def main(argv=None) -> int:
             backward = reference_function(bwd_name)
         except Skip as e:
             backward = e
+        if not isinstance(forward, Skip):
+            _SIGMOID = forward.__globals__.get("sigmoid", _tanh_sigmoid)
         candidates = [("reference", forward, backward)]
         if isinstance(backward, Skip) and not isinstance(forward, Skip) and model in STANDINS:
             candidates.append(("ref fwd + stand-in bwd", forward, STANDINS[model]))
