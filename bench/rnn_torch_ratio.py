@@ -585,9 +585,19 @@ HEADER = (f"{'model':<5} {'variant':<22} {'size':<26}{'fwd np':>9}{'fwd pt':>9}{
           f"{'f+b np':>9}{'f+b pt':>9}{'ratio':>7}   target <= {TARGET}x torch")
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
 def machine() -> dict:
     info = {"python": platform.python_version(), "numpy": np.__version__,
-            "machine": platform.machine(), "processor": platform.processor() or "?",
+            "machine": platform.machine(), "processor": cpu_name(),
             "cpus": os.cpu_count(), **{v: os.environ.get(v) for v in THREAD_VARS[:3]}}
     if hasattr(os, "getloadavg"):
         info["load_average"] = round(os.getloadavg()[0], 2)

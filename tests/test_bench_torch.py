@@ -98,6 +98,30 @@ def test_a_wrong_numpy_result_is_skipped_not_timed(tmp_path):
     assert "skipped: numpy and torch hidden states differ" in line and not RATIO.search(line)
 
 
+@pytest.mark.torch
+def test_a_missing_backward_is_a_skipped_row_that_names_it():
+    """As while chapter 5 was being written: the forward is still timed, the backward row
+    says which function is missing, and the stand-in backward gives a full ratio."""
+    pytest.importorskip("torch", reason="PyTorch is not installed: the comparison needs it")
+    code = (
+        "import sys; sys.argv[0] = %r; sys.path.insert(0, %r)\n"
+        "import rnn_torch_ratio as b\n"
+        "real = b.reference_function\n"
+        "def without(name):\n"
+        "    if name == 'lstm_backward':\n"
+        "        raise b.Skip('lstm_backward: solutions/05_x.ipynb is missing')\n"
+        "    return real(name)\n"
+        "b.reference_function = without\n"
+        "raise SystemExit(b.main(sys.argv[1:]))\n" % (str(SCRIPT), str(SCRIPT.parent)))
+    done = run("--quick", "--models", "LSTM", "--no-variants", code=code, env=ONE_THREAD)
+    assert done.returncode == 0, done.stderr
+    [line] = rows(done.stdout, "LSTM", "reference")
+    assert "skipped: backward: lstm_backward: solutions/05_x.ipynb is missing" in line
+    assert re.search(r"H=\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+-", line), line  # forward timed
+    [line] = rows(done.stdout, "LSTM", "ref fwd + stand-in bwd")
+    assert RATIO.search(line) and "skipped" not in line, line
+
+
 def test_without_torch_it_says_so_and_exits_0():
     # torch made unimportable; the thread variables already set, so the script does not
     # re-execute itself (which would drop the block)
