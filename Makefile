@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed-stamp
 MATHJAX_VERSION := 3.2.2
 MATHJAX := _mathjax/mathjax/tex-mml-chtml.js
 
-.PHONY: setup book serve test test-fast release bench clean
+.PHONY: setup book serve test test-fast release bench bench-torch clean
 .PHONY: browser-test
 
 setup: $(STAMP)
@@ -67,6 +67,11 @@ release: setup
 
 bench: setup
 	$(BIN)/python bench/grade_class.py
+
+# The reference RNN, LSTM and GRU against PyTorch on this CPU (needs torch; a report, not a
+# test). Writes bench/results/ (committed: the numbers chapter 4's cost figure quotes).
+bench-torch: setup
+	$(BIN)/python bench/rnn_torch_ratio.py --json bench/results/rnn_torch_ratio.json | tee bench/results/rnn_torch_ratio.txt
 
 clean:
 	rm -rf _build
