@@ -34,10 +34,14 @@ CONFIG = {"task": "adding", "T": 30, "H": 64, "batch": 32, "lr": 3e-3, "clip": 1
 RUNS = {"rnn": ("rnn", 0.0, 1.0), "lstm": ("lstm", 1.0, 1.0), "gru": ("gru", 0.0, 1.0),
         "rnn_noclip": ("rnn", 0.0, None), "lstm_noclip": ("lstm", 1.0, None),
         "gru_noclip": ("gru", 0.0, None), "lstm_forget0": ("lstm", 0.0, 1.0),
-        "gru_update-1": ("gru", -1.0, 1.0)}
+        "gru_update-1": ("gru", -1.0, 1.0), "rnn_long": ("rnn", 0.0, 1.0)}
+LONGER = {"rnn_long": 8000}   # runs with more steps than CONFIG["steps"]
 STALE_RUN, STALE_STEPS, STALE_RTOL = "lstm", 20, 1e-6
 FIRST = {"task": "first symbol", "T": 30, "H": 64, "symbols": 4, "batch": 32, "lr": 3e-3,
-         "clip": 1.0, "steps": 1500, "every": 25, "test_size": 500, "seed": 0, "test_seed": 99}
+         "clip": 1.0, "steps": 1000, "every": 25, "test_size": 500, "seed": 0, "test_seed": 99,
+         "input_std": [0.25, 0.5, 1.0]}
+# init_params draws Wx with std 1/sqrt(D) = 0.5 for D = 4 symbols; each run is repeated with
+# Wx rescaled to every std of FIRST["input_std"]
 FIRST_RUNS = {"rnn": ("rnn", 0.0), "lstm_forget1": ("lstm", 1.0), "lstm_forget0": ("lstm", 0.0),
               "gru_update-1": ("gru", -1.0), "gru_update0": ("gru", 0.0)}
 
@@ -51,18 +55,19 @@ def adding_run(ns, name, steps=None):
     """Train one configuration; return its history (and steps to 95%, seconds)."""
     kind, gate_bias, clip = RUNS[name]
     c = CONFIG
+    steps = steps or LONGER.get(name, c["steps"])
     rng = np.random.default_rng(c["seed"])
     x_test, y_test = ns["adding_problem"](c["test_size"], c["T"], np.random.default_rng(c["test_seed"]))
     params = ns["init_params"](kind, 2, c["H"], rng, gate_bias=gate_bias)
     start = time.perf_counter()
-    history = ns["train"](kind, ns[f"{kind}_loss_and_grads"], params, steps or c["steps"], rng,
+    history = ns["train"](kind, ns[f"{kind}_loss_and_grads"], params, steps, rng,
                           x_test, y_test, batch=c["batch"], lr=c["lr"], clip=clip,
                           every=c["every"], tol=c["tol"])
     seconds = time.perf_counter() - start
     hit = next((s for s, a in zip(history["step"], history["accuracy"]) if a >= 0.95), None)
     return {"kind": kind, "gate_bias": gate_bias, "clip": clip, "steps_to_95": hit,
             "seconds": round(seconds, 1),
-            "seconds_to_95": None if hit is None else round(seconds * hit / (steps or c["steps"]), 1),
+            "seconds_to_95": None if hit is None else round(seconds * hit / steps, 1),
             **history}
 
 
@@ -72,14 +77,16 @@ def first_symbol(N, T, symbols, rng):
     return np.eye(symbols)[s], s[:, 0]
 
 
-def first_run(ns, name):
-    """The first-symbol task with a softmax head on the last state, the reference's layers."""
+def first_run(ns, name, input_std):
+    """The first-symbol task with a softmax head on the last state, the reference's layers;
+    Wx rescaled so that its entries have the standard deviation input_std."""
     kind, gate_bias = FIRST_RUNS[name]
     c = FIRST
     rng = np.random.default_rng(c["seed"])
     x_test, label_test = first_symbol(c["test_size"], c["T"], c["symbols"],
                                       np.random.default_rng(c["test_seed"]))
     params = ns["init_params"](kind, c["symbols"], c["H"], rng, gate_bias=gate_bias)
+    params["Wx"] *= input_std * np.sqrt(c["symbols"])   # init_params' std is 1/sqrt(D)
     params["W_out"] = rng.standard_normal((c["H"], c["symbols"])) / np.sqrt(c["H"])
     params["b_out"] = np.zeros(c["symbols"])
     fwd, bwd = capstone.CORE[kind]
@@ -116,7 +123,7 @@ def first_run(ns, name):
             if acc >= 0.95:
                 hit = step
                 break
-    return {"kind": kind, "gate_bias": gate_bias, "steps_to_95": hit,
+    return {"kind": kind, "gate_bias": gate_bias, "input_std": input_std, "steps_to_95": hit,
             "seconds": round(time.perf_counter() - start, 1), "step": steps_seen,
             "accuracy": accuracy}
 
@@ -142,10 +149,11 @@ def compute(only=None) -> dict:
     for name in FIRST_RUNS:
         if only and name not in only:
             continue
-        run = first_run(ns, name)
-        print(f"first symbol {name:14s} steps to 95%: {run['steps_to_95']}, {run['seconds']} s, "
-              f"last accuracy {run['accuracy'][-1]:.3f}", flush=True)
-        data["first_symbol"][name] = run
+        for std in FIRST["input_std"]:
+            run = first_run(ns, name, std)
+            print(f"first symbol {name:14s} Wx std {std}: steps to 95%: {run['steps_to_95']}, "
+                  f"{run['seconds']} s, last accuracy {run['accuracy'][-1]:.3f}", flush=True)
+            data["first_symbol"][f"{name}@{std}"] = run
     return data
 
 

@@ -258,12 +258,45 @@ def test_stale_check_fails_on_a_changed_file():
 def test_curves_say_what_the_book_says():
     """LSTM and GRU solve the adding problem, the RNN does not; the first-symbol runs show
     the initialisation story of section 6.8."""
+    script = _data_script()
     data = json.loads(DATA.read_text())
     runs = data["runs"]
     assert runs["lstm"]["steps_to_95"] is not None and runs["gru"]["steps_to_95"] is not None
-    assert runs["rnn"]["steps_to_95"] is None and max(runs["rnn"]["accuracy"]) < 0.95
-    for run in runs.values():
-        assert len(run["step"]) == data["config"]["steps"] // data["config"]["every"]
+    for rnn in ("rnn", "rnn_long", "rnn_noclip"):
+        assert runs[rnn]["steps_to_95"] is None and max(runs[rnn]["accuracy"]) < 0.95
+    for name, run in runs.items():
+        steps = script.LONGER.get(name, data["config"]["steps"])
+        assert run["step"] == list(range(50, steps + 1, 50))
         assert len(run["first_losses"]) == 20
-    assert data["first_symbol"]["rnn"]["steps_to_95"] is not None
+    first = data["first_symbol"]
+    stds = data["first_symbol_config"]["input_std"]
+    # the zero-bias gated networks stay at chance (25%) at every input scale but one
+    for name in ("lstm_forget0", "gru_update0"):
+        stuck = [first[f"{name}@{s}"] for s in stds if first[f"{name}@{s}"]["steps_to_95"] is None]
+        assert len(stuck) >= 2 and all(r["accuracy"][-1] < 0.3 for r in stuck)
+    # the same networks biased to keep learn it; the RNN learns it at the smallest input scale
+    assert all(first[f"gru_update-1@{s}"]["steps_to_95"] for s in stds)
+    assert first[f"rnn@{stds[0]}"]["steps_to_95"] is not None
     assert DATA.stat().st_size < 200_000
+
+
+def _markdown(path):
+    nb = json.loads(path.read_text())
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def test_numbers_in_the_text_come_from_the_data():
+    """The lesson quotes steps to 95%; they must be the recorded ones."""
+    runs = json.loads(DATA.read_text())["runs"]
+    text = _markdown(SOLUTION)
+    for name in ("lstm", "gru", "lstm_noclip", "gru_noclip", "lstm_forget0", "gru_update-1"):
+        assert f"{runs[name]['steps_to_95']:,} steps" in text or f"{runs[name]['steps_to_95']:,}" in text, name
+    assert f"peaks at {max(runs['rnn_long']['accuracy']):.0%}" in text
+
+
+def test_student_edition_ships_the_curves(tmp_path):
+    """The student notebook plots the stored curves, so the student edition carries them."""
+    from autograder import student_dist
+    written = student_dist.write(ROOT, tmp_path / "dist")
+    assert "chapters/data/06_capstone_curves.json" in written
+    assert (tmp_path / "dist" / "chapters" / "data" / "06_capstone_curves.json").read_bytes() == DATA.read_bytes()
