@@ -129,14 +129,27 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Lim
     except StudentError as e:
         return _all_zero(ex, "error", "the notebook's definitions could not be loaded: "
                          + checks.explain_error(e, "loading the notebook")), sandbox.output
+    verdict = {}
+
+    def forward_passes() -> bool:
+        """Does the forward this backward uses pass? Known when this chapter graded it;
+        a forward carried from an earlier chapter is checked here, once, on hidden cases."""
+        if forward_ok is not None:
+            return forward_ok
+        if "forward" not in verdict:
+            fwd = ex.forward
+            cases = [(d, fwd.make_inputs(d, seed + 300 + k)) for k, d in enumerate(fwd.hidden_dims)]
+            verdict["forward"] = checks.value_check(fwd, "values", sandbox, cases, expected).passed
+        return verdict["forward"]
+
     try:
         if ex.checks_fn is not None:   # property checks (e.g. an initialiser's statistics)
             return ex.checks_fn(ex, sandbox, seed), sandbox.output
         steps = {
             "values": lambda: checks.value_check(ex, "values", sandbox, hidden, expected,
-                                                 _mistake_book(ref), lambda: bool(forward_ok)),
+                                                 _mistake_book(ref), forward_passes),
             "edges": lambda: checks.value_check(ex, "edges", sandbox, edges, expected,
-                                                _mistake_book(ref), lambda: bool(forward_ok)),
+                                                _mistake_book(ref), forward_passes),
             "gradcheck": lambda: checks.grad_check(ex, sandbox, ex.grad_dims,
                                                    ex.make_inputs(ex.grad_dims, seed + 200), ref),
             "no_modify": lambda: checks.no_modify_check(ex, sandbox, *hidden[0]),

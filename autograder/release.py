@@ -19,7 +19,22 @@ through these steps, in this order (`to_student`):
    (`clean`, also applied to the solution notebooks themselves).
 
 Steps 2-4 read the sources before 5 throws anything away, and 4 reads the stubbed
-sources of 3, so the order matters. `release` does it for every notebook, writes the
+sources of 3, so the order matters.
+
+Carried code. A later chapter may need functions written in an earlier one (chapter 5
+differentiates chapter 3's forward). Its solution notebook then holds a *carried cell*,
+whose first line names them:
+
+    ### FROM 03_gates: sigmoid, lstm_step_forward, lstm_forward
+
+and whose body is a verbatim copy of those top-level defs of solutions/03_gates.ipynb, in
+that order, separated by two blank lines. Nobody edits that body: `release` rewrites it
+from the source notebook (`refresh_carried`) and `release --check` reports it as stale
+when it differs. A def is carried from the chapter that writes it, never from another
+carried cell. In the student notebook the carried cell keeps its marker, gets a comment
+asking for the student's own bodies, and the defs exactly as stubbed in that chapter
+(`carried_student_source`). Carried functions are not exercises of the carrying chapter
+(`exercise_names` skips the cell), but cells that call them are tagged like the rest. `release` does it for every notebook, writes the
 result in Jupyter's own file format (`notebook_text`), and then the grader's fixtures
 (`autograder.fixtures`, when present). `release(check=True)` writes nothing and lists
 what is out of date instead; CI runs it, so a chapter can never drift from its solution.
@@ -42,6 +57,8 @@ from pathlib import Path
 BEGIN = re.compile(r"^#+\s*BEGIN\s+SOLUTION\b", re.IGNORECASE)
 END = re.compile(r"^#+\s*END\s+SOLUTION\b", re.IGNORECASE)
 SOLUTION_CELL = re.compile(r"^#+\s*SOLUTION\s+CELL\b", re.IGNORECASE)
+# "### FROM 03_gates: sigmoid, lstm_step_forward": a cell carried from another chapter.
+CARRIED = re.compile(r"^#+\s*FROM\s+([\w.-]+)\s*:(.*)$", re.IGNORECASE)
 
 KEEP_CELL_METADATA = ("tags", "mystnb")
 KEEP_NOTEBOOK_METADATA = ("kernelspec", "language_info")
@@ -207,11 +224,12 @@ def exercise_names(nb: dict, name: str | None = None) -> set[str]:
     """Functions and classes whose definition holds a solution region.
 
     A method gives both its class and itself: {'LSTM', 'LSTM.forward'}. Instructor-only
-    cells are left out: students never see them.
+    cells are left out: students never see them. So are carried cells: their functions
+    are the exercises of the chapter they come from.
     """
     names = set()
     for k, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") != "code" or _is_solution_cell(cell):
+        if cell.get("cell_type") != "code" or _is_solution_cell(cell) or carried_from(cell):
             continue
         for owner in _region_owners(_source(cell), _where(name, k, cell)):
             parts = (owner or "").split(".")
@@ -241,6 +259,135 @@ def stub_source(source: str, exercise_name_hint: str | None = None,
                 f"{pad}raise NotImplementedError({json.dumps(message)}){newline}"]
         lines[b:e + 1] = stub
     return "".join(lines)
+
+
+# --------------------------------------------------------------------- carried code
+
+def carried_from(cell: dict) -> tuple[str, list[str]] | None:
+    """(source chapter, function names) of a carried cell, None for any other cell.
+
+    `### FROM 03_gates: sigmoid, lstm_step_forward` gives ('03_gates', ['sigmoid',
+    'lstm_step_forward']). A marker naming no function, or something that is not a
+    name, is a ReleaseError rather than a cell silently left alone.
+    """
+    if cell.get("cell_type") != "code":
+        return None
+    lines = _source(cell).splitlines()
+    m = CARRIED.match(lines[0].strip()) if lines else None
+    if m is None:
+        return None
+    chapter = m.group(1)
+    if chapter.endswith(".ipynb"):
+        chapter = chapter[:-len(".ipynb")]
+    names = [n.strip() for n in m.group(2).split(",")]
+    if not any(names) or not all(n.isidentifier() for n in names):
+        raise ReleaseError(f"carried cell `{lines[0].strip()}`: after the colon, list the "
+                           f"functions to carry, separated by commas")
+    if len(set(names)) != len(names):
+        raise ReleaseError(f"carried cell `{lines[0].strip()}` names a function twice")
+    return chapter, names
+
+
+def _def_span(lines: list[str], body: list[ast.stmt], k: int) -> tuple[int, int]:
+    """0-based [start, end) lines of top-level statement k, decorators included, and the
+    comment lines indented inside it after its last statement (an END SOLUTION marker)."""
+    stmt = body[k]
+    start, end = _first_line(stmt) - 1, stmt.end_lineno
+    stop = _first_line(body[k + 1]) - 1 if k + 1 < len(body) else len(lines)
+    while end < stop and (not lines[end].strip() or _indent(lines[end]) > stmt.col_offset):
+        end += 1
+    while end > stmt.end_lineno and not lines[end - 1].strip():
+        end -= 1
+    return start, end
+
+
+def top_level_defs(nb: dict) -> dict[str, str]:
+    """Name -> verbatim source of each top-level def or class of the notebook (the last
+    one when a name is defined twice, as a kernel would keep), from the cells students
+    see: not instructor-only cells, not carried cells."""
+    defs = {}
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code" or _is_solution_cell(cell) or carried_from(cell):
+            continue
+        source = _source(cell)
+        tree = _parse(source)
+        if tree is None:
+            continue
+        lines = source.splitlines()
+        for k, stmt in enumerate(tree.body):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                start, end = _def_span(lines, tree.body, k)
+                defs[stmt.name] = "\n".join(lines[start:end])
+    return defs
+
+
+def _carried_elsewhere(nb: dict, name: str) -> str | None:
+    """The chapter a carried cell of `nb` takes `name` from, if any."""
+    for cell in nb.get("cells", []):
+        found = carried_from(cell)
+        if found and name in found[1]:
+            return found[0]
+    return None
+
+
+def carried_source(root: str | Path, chapter: str, names: list[str], where: str = "") -> str:
+    """The body of a carried cell: the defs `names` of solutions/<chapter>.ipynb, in
+    that order, separated by two blank lines (the marker line not included)."""
+    path = Path(root) / "solutions" / f"{chapter}.ipynb"
+    prefix = f"{where}: " if where else ""
+    if not path.exists():
+        known = sorted(p.stem for p in (Path(root) / "solutions").glob("*.ipynb"))
+        raise ReleaseError(f"{prefix}carries functions from {chapter}, but there is no "
+                           f"solutions/{chapter}.ipynb (chapters: {', '.join(known)})")
+    nb = read_notebook(path)
+    defs = top_level_defs(nb)
+    for name in names:
+        if name not in defs:
+            origin = _carried_elsewhere(nb, name)
+            why = (f"it is carried there from {origin}: carry it from {origin}" if origin
+                   else f"its top-level functions are {', '.join(sorted(defs)) or 'none'}")
+            raise ReleaseError(f"{prefix}solutions/{chapter}.ipynb has no top-level "
+                               f"function {name} to carry; {why}")
+    return "\n\n\n".join(defs[n] for n in names)
+
+
+def refresh_carried(nb: dict, root: str | Path, name: str | None = None) -> tuple[dict, list[str]]:
+    """`nb` with the body of every carried cell rewritten from its source notebook (a new
+    notebook), and where it was stale ('solutions/05_x.ipynb, cell 4 (id ...)')."""
+    nb, stale = copy.deepcopy(nb), []
+    for k, cell in enumerate(nb.get("cells", [])):
+        where = _where(name, k, cell)
+        try:
+            found = carried_from(cell)
+        except ReleaseError as e:
+            raise ReleaseError(f"{where}: {e}") from None
+        if not found:
+            continue
+        marker = _source(cell).splitlines()[0]
+        fresh = marker + "\n" + carried_source(root, *found, where=where)
+        if _source(cell) != fresh:
+            cell["source"] = fresh
+            stale.append(where)
+    return nb, stale
+
+
+def _chapter_number(chapter: str) -> str:
+    m = re.match(r"0*(\d+)", chapter)
+    return f"chapter {m.group(1)}" if m else chapter
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def carried_student_source(source: str, where: str = "source") -> str:
+    """The student version of a carried cell: the marker, a comment asking for the
+    student's own bodies, and the defs stubbed exactly as in the chapter they come from."""
+    chapter, names = carried_from({"cell_type": "code", "source": source})
+    marker, _, body = source.partition("\n")
+    note = (f"# From {_chapter_number(chapter)}: paste your bodies of {_and(names)} here\n"
+            f"# (your solutions in that chapter's notebook): this chapter's exercises call them.\n")
+    return marker + "\n" + note + stub_source(body, where=where)
 
 
 # -------------------------------------------------------------------------- tagging
@@ -395,6 +542,12 @@ def to_student(nb: dict, name: str | None = None) -> dict:
     kept = [(k, c) for k, c in enumerate(nb.get("cells", [])) if not _is_solution_cell(c)]
     nb["cells"] = [c for _, c in kept]
     exercises = exercise_names(nb, name)
+    carried = set()   # stubbed here too, so cells calling them are tagged like the rest
+    for k, cell in kept:
+        try:
+            carried |= set((carried_from(cell) or ("", []))[1])
+        except ReleaseError as e:
+            raise ReleaseError(f"{_where(name, k, cell)}: {e}") from None
 
     sources, definition_cells, stubbed_names = [], set(), {}
     for k, (original_index, cell) in enumerate(kept):
@@ -407,7 +560,10 @@ def to_student(nb: dict, name: str | None = None) -> dict:
             definition_cells.add(k)
         if None in owners:
             stubbed_names[k] = _bound_after_first_top_level_region(before, owners)
-        after = stub_source(before, where=where)
+        if carried_from(cell):
+            after = carried_student_source(before, where=where)
+        else:
+            after = stub_source(before, where=where)
         if after != before and _parse(before) is not None and _parse(after) is None:
             raise ReleaseError(f"{where}: the cell is no longer valid Python once its "
                                f"solution is stubbed; put each BEGIN SOLUTION marker at "
@@ -415,7 +571,7 @@ def to_student(nb: dict, name: str | None = None) -> dict:
         cell["source"] = after
         sources.append(after)
 
-    for k in raising_cells(sources, exercises, definition_cells, stubbed_names):
+    for k in raising_cells(sources, exercises | carried, definition_cells, stubbed_names):
         _add_tag(nb["cells"][k], RAISES)
     return clean(nb)
 
@@ -475,9 +631,10 @@ def release(root: str | Path = ".", check: bool = False, fixtures: bool = True) 
     """Write chapters/<name> for every solutions/<name>, then the grader's fixtures.
 
     Returns the paths written (relative to `root`; files already up to date are not
-    rewritten). With `check=True` nothing is written and the problems are returned
-    instead, one readable line each: missing, stale or orphan chapters, solution
-    notebooks that are not clean or cannot be released, stale fixtures.
+    rewritten). A solution whose carried cells are stale is rewritten first. With
+    `check=True` nothing is written and the problems are returned instead, one readable
+    line each: missing, stale or orphan chapters, stale carried cells, solution notebooks
+    that are not clean or cannot be released, stale fixtures.
     `fixtures=False` skips autograder.fixtures (for tests on a scratch project).
     """
     root = Path(root)
@@ -487,12 +644,20 @@ def release(root: str | Path = ".", check: bool = False, fixtures: bool = True) 
         rel_sol, rel_ch = f"solutions/{sol.name}", f"chapters/{sol.name}"
         try:
             nb = read_notebook(sol)
-            text = notebook_text(to_student(nb, name=rel_sol))
+            fresh, stale = refresh_carried(nb, root, rel_sol)
+            text = notebook_text(to_student(fresh, name=rel_sol))
         except ReleaseError as e:
             if not check:
                 raise
             problems.append(str(e))
             continue
+        if stale and check:
+            problems += [f"{where}: the carried cell differs from the functions it copies: "
+                         f"run `{RELEASE_CMD}`" for where in stale]
+        elif stale:   # rewrite the copy in the solution itself; nothing else in it changes
+            _write_text(sol, notebook_text(fresh))
+            written.append(rel_sol)
+            nb = fresh
         on_disk = _read_text(root / rel_ch)
         if check:
             if _read_text(sol) != notebook_text(clean(nb)):

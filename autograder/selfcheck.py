@@ -12,7 +12,7 @@ import inspect
 
 from autograder import checks, fixtures
 from autograder.exercise import LocalStudent
-from autograder.exercises import all_names, find
+from autograder.exercises import all_names, chapter_of, find
 
 MARK = {"passed": "pass", "failed": "FAIL", "error": "FAIL"}
 
@@ -29,7 +29,7 @@ def run_checks(ex, chapter, student) -> list[checks.CheckResult]:
     regular, edge = cases[:1], cases[1:]
     forward_ok = None
     if ex.forward is not None:
-        fwd_public = fixtures.Public(chapter, ex.forward)
+        fwd_public = fixtures.Public(chapter_of(ex.forward) or chapter, ex.forward)
 
         def forward_ok():
             return checks.value_check(ex.forward, "values", student, fwd_public.cases,

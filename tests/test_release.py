@@ -491,3 +491,206 @@ def test_no_solution_line_in_the_generated_chapter(solution):
         shown = {line.strip() for c in chapter["cells"] for line in src(c).splitlines()}
         leaked = [s for s in secret if s in shown]
         assert not leaked, f"solution lines of {solution.name} in the chapter: {leaked[:3]}"
+
+
+# ------------------------------------------------------------------------ carried code
+
+GATE = '''\
+def gate(x, w):
+    """A gate: sigmoid of x w."""
+    ### BEGIN SOLUTION
+    z = np.exp(-x * w)  # carried solution line
+    return 1.0 / (1.0 + z)
+    ### END SOLUTION'''
+
+LAYER = '''\
+@some_decorator
+def layer(xs, w):
+    """Apply the gate to every x."""
+    out = []
+    ### BEGIN SOLUTION
+    for x_step in xs:
+        out.append(gate(x_step, w))  # (N, H)
+    ### END SOLUTION
+    return out'''
+
+BACKWARD = '''\
+def layer_backward(dout, cache):
+    """Differentiate layer."""
+    ### BEGIN SOLUTION
+    return [d_step * 0.25 for d_step in dout]
+    ### END SOLUTION'''
+
+MARKER = "### FROM 03_gates: gate, layer"
+
+
+def earlier():
+    """A chapter whose exercises a later one carries."""
+    return notebook(md("# 3"), code("import numpy as np", id="imports"), code(GATE, id="gate-def"),
+                    code("check(gate)", id="gate-check"), code(LAYER + "\n\n\ndef helper():\n"
+                                                               "    return 2", id="layer-def"))
+
+
+def later(body=""):
+    """A chapter carrying gate and layer (body: what its carried cell holds now)."""
+    return notebook(md("# 5"), code("import numpy as np", id="imports"),
+                    code(MARKER + ("\n" + body if body else ""), id="carried"),
+                    code(BACKWARD, id="backward-def"), code("check(layer_backward)", id="check"),
+                    code("ys = layer([1.0, 2.0], 0.5)\nprint(layer_backward(ys, None))", id="demo"),
+                    code("print(np.pi)", id="unrelated"))
+
+
+def test_carried_marker_is_read_like_the_other_markers():
+    """Is `### FROM chapter: a, b` read with any number of '#', any case and spacing, and
+    is a marker without a proper list of names refused?"""
+    for line in ("### FROM 03_gates: gate, layer", "# from 03_gates:gate,layer",
+                 "## From 03_gates.ipynb :  gate ,  layer  "):
+        assert rel.carried_from(code(line + "\nx = 1")) == ("03_gates", ["gate", "layer"])
+    assert rel.carried_from(code("x = 1\n### FROM 03_gates: gate")) is None   # first line only
+    assert rel.carried_from(md("### FROM 03_gates: gate")) is None
+    for bad in ("### FROM 03_gates:", "### FROM 03_gates: gate, 2x", "### FROM 03_gates: a, a"):
+        with pytest.raises(ReleaseError, match="carried cell"):
+            rel.carried_from(code(bad))
+
+
+def test_top_level_defs_are_verbatim_with_decorators_and_closing_markers():
+    """Does a carried def keep its decorator, docstring and END SOLUTION marker (the last
+    line of the function, a comment), and stop before the next def?"""
+    defs = rel.top_level_defs(earlier())
+    assert defs["gate"] == GATE
+    assert defs["layer"] == LAYER
+    assert defs["helper"] == "def helper():\n    return 2"
+
+
+def test_release_writes_the_carried_body_and_check_reports_it_stale(tmp_path):
+    """Does release fill a carried cell from the source chapter, and does check report it
+    (and only it) as stale once the source changes, until release runs again?"""
+    root = project(tmp_path, **{"03_gates": earlier(), "05_back": later()})
+    assert "solutions/05_back.ipynb" in rel.release(root, fixtures=False)
+    carried = src(json.loads((root / "solutions" / "05_back.ipynb").read_text())["cells"][2])
+    assert carried == MARKER + "\n" + GATE + "\n\n\n" + LAYER
+    assert rel.release(root, check=True, fixtures=False) == []
+
+    changed = earlier()
+    changed["cells"][2]["source"] = GATE.replace("carried solution line", "changed comment")
+    (root / "solutions" / "03_gates.ipynb").write_text(rel.notebook_text(changed))
+    problems = rel.release(root, check=True, fixtures=False)
+    assert problems[0] == ("solutions/05_back.ipynb, cell 3 (id carried): the carried cell "
+                           "differs from the functions it copies: run `python -m autograder "
+                           "release`")
+    assert not any("05_back" in p for p in problems[1:])   # the chapter follows the solution
+    rel.release(root, fixtures=False)
+    assert rel.release(root, check=True, fixtures=False) == []
+    assert "changed comment" in (root / "solutions" / "05_back.ipynb").read_text()
+
+
+def test_a_hand_edited_carried_body_is_drift(tmp_path):
+    """Is an edit inside a carried cell reported by check and undone by release?"""
+    root = project(tmp_path, **{"03_gates": earlier(), "05_back": later(GATE + "\n\n\n" + LAYER)})
+    rel.release(root, fixtures=False)
+    path = root / "solutions" / "05_back.ipynb"
+    path.write_text(path.read_text().replace("1.0 / (1.0 + z)", "1.0 / (1.0 + z)  # edited"))
+    assert any("carried cell differs" in p for p in rel.release(root, check=True, fixtures=False))
+    rel.release(root, fixtures=False)
+    assert "# edited" not in path.read_text()
+
+
+def test_student_carried_cell_is_the_marker_a_note_and_the_earlier_stubs(tmp_path):
+    """Is the carried cell, in the student notebook, the marker, a note naming the chapter
+    and the functions, then the defs exactly as stubbed in that chapter's student
+    notebook, with no line of their solutions?"""
+    root = project(tmp_path, **{"03_gates": earlier(), "05_back": later()})
+    rel.release(root, fixtures=False)
+    chapter3 = json.loads((root / "chapters" / "03_gates.ipynb").read_text())
+    chapter5 = json.loads((root / "chapters" / "05_back.ipynb").read_text())
+    lines = src(chapter5["cells"][2]).splitlines()
+    assert lines[0] == MARKER
+    assert lines[1] == "# From chapter 3: paste your bodies of gate and layer here"
+    stubs = "\n".join(lines[3:])
+    for name in ("gate", "layer"):
+        stubbed = rel.stub_source(rel.top_level_defs(earlier())[name])
+        assert stubbed in stubs
+        assert any(stubbed in src(c) for c in chapter3["cells"])     # as in chapter 3
+        assert f'raise NotImplementedError("Student exercise: implement {name}")' in stubs
+    shown = "\n".join(src(c) for c in chapter5["cells"])
+    assert "carried solution line" not in shown and "gate(x_step, w)" not in shown
+    assert "SOLUTION" not in shown
+
+
+def test_carried_functions_are_not_exercises_but_cells_calling_them_raise():
+    """Are carried functions left out of the carrying chapter's exercises, while a cell
+    that calls one is still tagged raises-exception in the student notebook?"""
+    nb = later(GATE + "\n\n\n" + LAYER)
+    assert rel.exercise_names(nb) == {"layer_backward"}
+    tags = tags_by_id(rel.to_student(nb))
+    assert tags["demo"] == ["raises-exception"]          # calls the carried layer
+    assert tags["check"] == ["raises-exception"]
+    assert tags["carried"] == [] and tags["unrelated"] == []
+
+
+def test_carrying_from_several_chapters(tmp_path):
+    """Can one notebook carry from two chapters (chapter 6 carries from 1, 3, 4 and 5),
+    each cell filled from its own source?"""
+    first = notebook(code("def step(x):\n    ### BEGIN SOLUTION\n    return x + 1\n"
+                          "    ### END SOLUTION", id="step"))
+    capstone = notebook(code("### FROM 01_intro: step", id="from-1"),
+                        code("### FROM 03_gates: layer", id="from-3"),
+                        code("def train():\n    ### BEGIN SOLUTION\n    return layer(step(1), 2)\n"
+                             "    ### END SOLUTION", id="train"))
+    root = project(tmp_path, **{"01_intro": first, "03_gates": earlier(), "06_cap": capstone})
+    rel.release(root, fixtures=False)
+    cells = json.loads((root / "solutions" / "06_cap.ipynb").read_text())["cells"]
+    assert src(cells[0]) == "### FROM 01_intro: step\n" + src(first["cells"][0])
+    assert src(cells[1]) == "### FROM 03_gates: layer\n" + LAYER
+    student = json.loads((root / "chapters" / "06_cap.ipynb").read_text())["cells"]
+    assert src(student[0]).splitlines()[1] == "# From chapter 1: paste your bodies of step here"
+    assert rel.exercise_names({"cells": cells}) == {"train"}
+
+
+@pytest.mark.parametrize("marker,words", [
+    ("### FROM 09_nowhere: gate", "no solutions/09_nowhere.ipynb"),
+    ("### FROM 03_gates: gate, lstm_backward", "has no top-level function lstm_backward"),
+], ids=["unknown-chapter", "unknown-function"])
+def test_unknown_chapter_or_function_is_a_clear_error(tmp_path, marker, words):
+    """Is a carried cell naming a missing chapter or function a ReleaseError saying which
+    cell and what is missing, in release and in check alike?"""
+    nb = notebook(code(marker, id="carried"))
+    root = project(tmp_path, **{"03_gates": earlier(), "05_back": nb})
+    with pytest.raises(ReleaseError) as e:
+        rel.release(root, fixtures=False)
+    assert "solutions/05_back.ipynb, cell 1 (id carried)" in str(e.value) and words in str(e.value)
+    assert any(words in p for p in rel.release(root, check=True, fixtures=False))
+
+
+def test_a_function_is_carried_from_the_chapter_that_writes_it(tmp_path):
+    """Is carrying a function from a chapter that itself only carries it refused, naming
+    the chapter to carry it from?"""
+    capstone = notebook(code("### FROM 05_back: gate", id="carried"))
+    root = project(tmp_path, **{"03_gates": earlier(), "05_back": later(), "06_cap": capstone})
+    with pytest.raises(ReleaseError, match="it is carried there from 03_gates: carry it from 03_gates"):
+        rel.release(root, fixtures=False)
+
+
+def test_no_solution_line_of_one_chapter_is_given_code_in_another():
+    """Does no chapter show, as given code, a solution line of another chapter (a carried
+    cell, for one, must be stubbed)? Checked on the committed chapters and on a scratch
+    pair with a carried cell, so the test can fail."""
+    def leaks(solutions, chapters):
+        out = []
+        for sol_name, sol in solutions.items():
+            secret, _ = _independent_regions(sol)
+            for ch_name, chapter in chapters.items():
+                shown = {line.strip() for c in chapter["cells"] for line in src(c).splitlines()}
+                out += [(sol_name, ch_name, s) for s in secret if s in shown]
+        return out
+
+    real = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in REAL_SOLUTIONS}
+    committed = {p.name: json.loads(p.read_text(encoding="utf-8"))
+                 for p in sorted((REPO / "chapters").glob("*.ipynb"))}
+    assert not leaks(real, committed)
+    carried = later(GATE + "\n\n\n" + LAYER)
+    assert not leaks({"03": earlier()}, {"05": rel.to_student(carried)})
+    plain = copy.deepcopy(carried)            # the defs pasted without their markers
+    plain["cells"][2]["source"] = "\n".join(
+        line for line in src(carried["cells"][2]).splitlines() if "SOLUTION" not in line)
+    assert leaks({"03": earlier()}, {"05": rel.to_student(plain)})   # copied without markers

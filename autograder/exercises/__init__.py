@@ -5,14 +5,20 @@ from __future__ import annotations
 from types import ModuleType
 
 from autograder.exercise import Exercise
-from autograder.exercises import capstone, gates, gru, lstm_interface, rnn_review
+from autograder.exercises import backprop, capstone, gates, gru, lstm_interface, rnn_review
 
-CHAPTERS: tuple[ModuleType, ...] = (rnn_review, lstm_interface, gates, gru, capstone)
+CHAPTERS: tuple[ModuleType, ...] = (rnn_review, lstm_interface, gates, gru, backprop, capstone)
 
 
 def chapter_named(notebook: str) -> ModuleType | None:
     """The chapter whose notebook is `notebook` (a file name such as 01_rnn_review.ipynb)."""
     return next((c for c in CHAPTERS if c.NOTEBOOK == notebook), None)
+
+
+def chapter_of(ex: Exercise) -> ModuleType | None:
+    """The chapter whose EXERCISES hold `ex` (a backward's forward may be an earlier
+    chapter's exercise, carried into the backward's notebook)."""
+    return next((c for c in CHAPTERS if any(e is ex for e in c.EXERCISES)), None)
 
 
 def find(name: str, namespace: dict | None = None) -> tuple[ModuleType, Exercise] | None:
