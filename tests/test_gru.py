@@ -228,7 +228,8 @@ def test_solution_full_marks_and_stubs_zero():
     assert stubs.score == 0 and "not implemented yet" in feedback(stubs, "gru_forward")
 
 
-def step(order="rzn", mix="(1 - z) * h_prev + z * n", cand="(r * h_prev) @ Wh_n", bias="+ b"):
+def step(order="rzn", mix="(1 - z) * h_prev + z * n", cand="(r * h_prev) @ Wh_n", bias="+ b",
+         act="np.tanh"):
     """A student's gru_step_forward, written with a dict of blocks; parts can be wrong."""
     return f"""
         def gru_step_forward(x, h_prev, Wx, Wh, b):
@@ -239,12 +240,12 @@ def step(order="rzn", mix="(1 - z) * h_prev + z * n", cand="(r * h_prev) @ Wh_n"
             r = 1 / (1 + np.exp(-(get(ax, "r") + get(h_prev @ Wh, "r"))))
             z = 1 / (1 + np.exp(-(get(ax, "z") + get(h_prev @ Wh, "z"))))
             Wh_n = Wh[:, blocks["n"] * H:(blocks["n"] + 1) * H]
-            n = np.tanh(get(ax, "n") + {cand})
+            n = {act}(get(ax, "n") + {cand})
             return {mix}, (x, h_prev, Wx, Wh, r, z, n)
         """
 
 
-def sequence(order="rzn", bias="+ b", restart=False):
+def sequence(order="rzn", bias="+ b", restart=False, late=False):
     """A student's gru_forward that does the step inline; parts can be wrong."""
     return f"""
         def gru_forward(x, h0, Wx, Wh, b):
@@ -258,9 +259,10 @@ def sequence(order="rzn", bias="+ b", restart=False):
                 r = 1 / (1 + np.exp(-(a[:, k["r"]] + prev @ Wh[:, k["r"]])))
                 z = 1 / (1 + np.exp(-(a[:, k["z"]] + prev @ Wh[:, k["z"]])))
                 n = np.tanh(a[:, k["n"]] + (r * prev) @ Wh[:, k["n"]])
-                h[:, t] = (1 - z) * prev + z * n
+                new = (1 - z) * prev + z * n
+                h[:, t] = prev if {late} else new
                 caches.append((x[:, t], prev, Wx, Wh, r, z, n))
-                prev = h0 if {restart} else h[:, t]
+                prev = h0 if {restart} else new
             return h, caches
         """
 
@@ -294,8 +296,10 @@ MUTANTS = {
                                 "reset is applied after the product"),
     "reset not used": ("gru_step_forward", step(cand="h_prev @ Wh_n"), "reset gate is not used"),
     "no bias": ("gru_step_forward", step(bias=""), "bias is left out"),
+    "sigmoid candidate": ("gru_step_forward", step(act="sigmoid"), "candidate uses the sigmoid"),
     "forward restarts from h0": ("gru_forward", sequence(restart=True), "every step starts from h0"),
     "forward without bias": ("gru_forward", sequence(bias=""), "bias is left out"),
+    "forward one step late": ("gru_forward", sequence(late=True), "one step late"),
     "reset-after with torch z": ("gru_step_forward_reset_after", after(mix="z * h_prev + (1 - z) * n"),
                                  "PyTorch way"),
     "reset-after, reset before": ("gru_step_forward_reset_after",
@@ -303,6 +307,9 @@ MUTANTS = {
                                   "reset is applied before the product"),
     "reset-after, bh_n outside": ("gru_step_forward_reset_after",
                                   after(cand="r * gh[:, 2*H:] + bh[2*H:]"), "bh_n is added outside"),
+    "reset-after without bh": ("gru_step_forward_reset_after",
+                               after(cand="r * gh[:, 2*H:]").replace("+ bh[:H]", "").replace(
+                                   "+ bh[H:2*H]", ""), "bh is left out"),
     "converter without the z flip": ("gru_weights_from_torch", """
         def gru_weights_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
             return weight_ih.T.copy(), weight_hh.T.copy(), bias_ih.copy(), bias_hh.copy()

@@ -39,22 +39,22 @@ def _blocks(a):
     return a[..., :H], a[..., H:2 * H], a[..., 2 * H:]
 
 
-def _gru(i, reset="before", torch_z=False, bias=True, bh_inside=True):
+def _gru(i, reset="before", torch_z=False, bias=True, bh_inside=True, act=np.tanh, use_bh=True):
     """A GRU step with a switchable mistake (numpy, for feedback only)."""
     x, h = i["x"], i["h_prev"]
     bx = i["bx"] if "bx" in i else (i["b"] if bias else 0 * i["b"])
-    bh = i["bh"] if "bh" in i else 0.0
+    bh = i["bh"] if "bh" in i and use_bh else 0.0
     xr, xz, xn = _blocks(x @ i["Wx"] + bx)                   # (N, H) each
     Whr, Whz, Whn = _blocks(i["Wh"])
     bhr, bhz, bhn = _blocks(bh) if np.ndim(bh) else (0.0, 0.0, 0.0)
     r = _sigmoid(xr + h @ Whr + bhr)
     z = _sigmoid(xz + h @ Whz + bhz)
     if reset == "before":
-        n = np.tanh(xn + (r * h) @ Whn + bhn)
+        n = act(xn + (r * h) @ Whn + bhn)
     elif reset == "after":
-        n = np.tanh(xn + r * (h @ Whn + bhn)) if bh_inside else np.tanh(xn + r * (h @ Whn) + bhn)
+        n = act(xn + r * (h @ Whn + bhn)) if bh_inside else act(xn + r * (h @ Whn) + bhn)
     else:
-        n = np.tanh(xn + h @ Whn + bhn)
+        n = act(xn + h @ Whn + bhn)
     return {"h_next": z * h + (1 - z) * n if torch_z else (1 - z) * h + z * n}
 
 
@@ -85,6 +85,8 @@ STEP_MISTAKES = {
     "4.1 resets h_prev before the product": lambda ref, i: _gru(i, reset="after"),
     "the reset gate is not used in the candidate": lambda ref, i: _gru(i, reset="none"),
     "the bias is left out": lambda ref, i: _gru(i, bias=False),
+    "the candidate uses the sigmoid; it needs tanh, to propose values in (-1, 1)":
+        lambda ref, i: _gru(i, act=_sigmoid),
 }
 
 STEP_ARGS = (Arg("x", "ND"), Arg("h_prev", "NH", lambda d: 0.5), Arg("Wx", "DK", fan_in("D")),
@@ -104,6 +106,12 @@ def _seq(i, **change):
     return list(args.values())
 
 
+def _shifted(ref, i):
+    """h[:, t] holds the state before step t (h0 first), not after it."""
+    h, _ = ref.call("gru_forward", *_seq(i))
+    return {"h": np.concatenate([i["h0"][:, None], h[:, :-1]], axis=1)}
+
+
 def _from_h0_every_step(ref, i):
     steps = [ref.call("gru_step_forward", i["x"][:, t], i["h0"], i["Wx"], i["Wh"], i["b"])[0]
              for t in range(i["x"].shape[1])]
@@ -119,6 +127,8 @@ gru_forward = Exercise(
             i, Wx=_reorder(i["Wx"], o), Wh=_reorder(i["Wh"], o), b=_reorder(i["b"], o)))[0]})(o)
            for o in ORDERS},
         "h is not carried: every step starts from h0": _from_h0_every_step,
+        "h is one step late: h[:, t] must be the state after reading x[:, t], not before":
+            _shifted,
         "the bias is left out": lambda ref, i: {"h": ref.call("gru_forward", *_seq(i, b=0 * i["b"]))[0]},
     })
 
@@ -135,6 +145,8 @@ gru_step_forward_reset_after = Exercise(
         "h_prev Wh_n + bh_n": lambda ref, i: _gru(i, reset="before"),
         "bh_n is added outside the reset: r*(h_prev Wh_n) + bh_n; it belongs inside, r*(h_prev Wh_n + bh_n)":
             lambda ref, i: _gru(i, reset="after", bh_inside=False),
+        "bh is left out: the reset-after step adds both biases, bx and bh":
+            lambda ref, i: _gru(i, reset="after", use_bh=False),
     })
 
 
