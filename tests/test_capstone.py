@@ -300,3 +300,12 @@ def test_student_edition_ships_the_curves(tmp_path):
     written = student_dist.write(ROOT, tmp_path / "dist")
     assert "chapters/data/06_capstone_curves.json" in written
     assert (tmp_path / "dist" / "chapters" / "data" / "06_capstone_curves.json").read_bytes() == DATA.read_bytes()
+
+
+def test_a_capstone_notebook_is_recognised_whatever_its_name(tmp_path):
+    """It also defines every exercise of chapter 1 (carried), but chapter 6 is its chapter."""
+    from autograder.grade import guess_chapter
+    from autograder.notebook import load_program
+    path = tmp_path / "my_homework.ipynb"
+    path.write_bytes(SOLUTION.read_bytes())
+    assert guess_chapter(path, load_program(path)) is capstone
