@@ -46,23 +46,25 @@ def as_float_array(value, name: str, shape: tuple, axes: str = "") -> tuple[np.n
     return value, ""
 
 
-def rel_errors(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
+def rel_errors(actual: np.ndarray, expected: np.ndarray, floor: float | None = None) -> np.ndarray:
+    """`floor`, when given, replaces the array's own floor (FLOOR times its largest entry)."""
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    floor = max(FLOOR * scale, 1e-300)
+    floor = max(FLOOR * scale if floor is None else floor, 1e-300)
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.asarray(np.abs(actual - expected) / np.maximum(np.abs(actual) + np.abs(expected), floor))
     err[~np.isfinite(actual)] = np.inf   # (0-d arrays included)
     return err
 
 
-def compare(actual, expected: np.ndarray, name: str, tol: float, axes: str = "") -> Verdict:
+def compare(actual, expected: np.ndarray, name: str, tol: float, axes: str = "",
+            floor: float | None = None) -> Verdict:
     """Is `actual` the expected array within `tol`? If not, say where and how."""
     arr, problem = as_float_array(actual, name, expected.shape, axes)
     if arr is None:
         return Verdict(False, np.inf, problem)
     if arr.size == 0:
         return Verdict(True, 0.0)
-    err = rel_errors(arr, expected)
+    err = rel_errors(arr, expected, floor)
     worst = float(np.max(err))
     if worst <= tol:
         return Verdict(True, worst)

@@ -53,6 +53,9 @@ class Exercise:
     douts: tuple[Arg, ...] = ()    # upstream gradients, in the backward's call order
     dout_of: dict[str, str] = field(default_factory=dict)   # forward output -> its dout arg
     grad_of: dict[str, str] = field(default_factory=dict)   # returned grad -> forward arg
+    # exercises that return their own scalar loss with its gradients (no separate forward):
+    # the gradient check differentiates this output of the exercise itself
+    loss_output: str | None = None
     needs: tuple[str, ...] = ()    # other student functions this one calls through
     # known-wrong versions, for feedback: hint -> fn(reference, inputs) -> outputs by name
     mistakes: dict[str, Callable] = field(default_factory=dict)

@@ -70,7 +70,9 @@ def guess_chapter(path: Path, program: Program | None, chosen: str | None = None
         if path.name.startswith(chapter.NOTEBOOK[:3]) or chapter.NOTEBOOK[:-6] in path.name:
             return chapter
     if program is not None:
-        overlap = [(sum(ex.name in program.defined for ex in c.EXERCISES), -i, c)
+        # the share of each chapter's exercises the notebook defines; on a tie the later
+        # chapter wins, since a later chapter carries the functions of earlier ones
+        overlap = [(sum(ex.name in program.defined for ex in c.EXERCISES) / len(c.EXERCISES), i, c)
                    for i, c in enumerate(CHAPTERS)]
         best = max(overlap, key=lambda t: t[:2])
         if best[0] > 0:

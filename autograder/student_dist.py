@@ -67,6 +67,11 @@ def write(root: Path | str, dist: Path | str) -> list[str]:
     for nb in sorted((root / "chapters").glob("*.ipynb")):
         shutil.copy(nb, dist / "chapters" / nb.name)
         written.append(f"chapters/{nb.name}")
+    for data in sorted((root / "chapters" / "data").glob("*")):   # precomputed results a chapter plots
+        if data.is_file():
+            (dist / "chapters" / "data").mkdir(exist_ok=True)
+            shutil.copy(data, dist / "chapters" / "data" / data.name)
+            written.append(f"chapters/data/{data.name}")
     for path in sorted(PACKAGE.rglob("*")):
         if path.is_file() and _is_shipped(path):
             target = dist / "autograder" / path.relative_to(PACKAGE)

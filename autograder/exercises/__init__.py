@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import ModuleType
 
 from autograder.exercise import Exercise
-from autograder.exercises import backprop, gates, gru, lstm_interface, rnn_review
+from autograder.exercises import backprop, capstone, gates, gru, lstm_interface, rnn_review
 
-CHAPTERS: tuple[ModuleType, ...] = (rnn_review, lstm_interface, gates, gru, backprop)
+CHAPTERS: tuple[ModuleType, ...] = (rnn_review, lstm_interface, gates, gru, backprop, capstone)
 
 
 def chapter_named(notebook: str) -> ModuleType | None:
