@@ -7,6 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,3 +56,18 @@ def make_notebook(tmp_path):
         path = tmp_path / (name or f"student{next(counter)}.ipynb")
         return write_notebook(path, replace, **kw)
     return make
+
+
+def numeric_grad(f, x, step=1e-5):
+    """Centred differences of the scalar f() with respect to the array x (changed in place):
+    the oracle the reference solutions' gradients are checked against."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + step
+        up = f()
+        x[i] = old - step
+        down = f()
+        x[i] = old
+        grad[i] = (up - down) / (2 * step)
+    return grad

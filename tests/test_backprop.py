@@ -13,7 +13,7 @@ from autograder.exercises import backprop
 from autograder.grade import grade_notebook
 from autograder.reference import reference
 from autograder.release import exercise_names
-from conftest import ROOT
+from conftest import ROOT, numeric_grad
 
 SOLUTION = ROOT / "solutions" / "05_backprop_cell_state.ipynb"
 CHAPTER = ROOT / "chapters" / "05_backprop_cell_state.ipynb"
@@ -31,18 +31,6 @@ def feedback(graded, exercise):
     return "\n".join(r.message for r in graded.results if r.exercise == exercise)
 
 
-def numeric_grad(f, x, step=1e-6):
-    """Centred differences of the scalar f() with respect to the array x (changed in place)."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + step
-        up = f()
-        x[i] = old - step
-        down = f()
-        x[i] = old
-        grad[i] = (up - down) / (2 * step)
-    return grad
 
 
 def lstm_args(rng, N, D, H, T=None):
@@ -52,6 +40,12 @@ def lstm_args(rng, N, D, H, T=None):
 
 
 # -- the reference against independent oracles ---------------------------------------------
+
+def assert_matches_finite_differences(grads, loss, args):
+    """Each gradient equals the centred differences of loss() with respect to its argument."""
+    for arg, grad in zip(args, grads, strict=True):
+        np.testing.assert_allclose(grad, numeric_grad(loss, arg, step=1e-6), rtol=1e-6, atol=1e-8)
+
 
 @pytest.mark.parametrize("dims", [dict(N=3, D=4, H=5), dict(N=1, D=1, H=1)])
 def test_lstm_step_backward_matches_finite_differences(ref, dims):
@@ -66,8 +60,7 @@ def test_lstm_step_backward_matches_finite_differences(ref, dims):
         h, c, _ = ref["lstm_step_forward"](*args)
         return float(np.sum(h * dh) + np.sum(c * dc))
 
-    for arg, grad in zip(args, grads):
-        np.testing.assert_allclose(grad, numeric_grad(loss, arg), rtol=1e-6, atol=1e-8)
+    assert_matches_finite_differences(grads, loss, args)
 
 
 @pytest.mark.parametrize("dims", [dict(N=2, T=4, D=3, H=3), dict(N=1, T=1, D=1, H=1)])
@@ -81,8 +74,7 @@ def test_lstm_backward_matches_finite_differences(ref, dims):
     def loss():
         return float(np.sum(ref["lstm_forward"](*args)[0] * dh))
 
-    for arg, grad in zip(args, grads):
-        np.testing.assert_allclose(grad, numeric_grad(loss, arg), rtol=1e-6, atol=1e-8)
+    assert_matches_finite_differences(grads, loss, args)
 
 
 @pytest.mark.torch
@@ -404,8 +396,7 @@ def test_gru_step_backward_matches_finite_differences(ref, dims):
     def loss():
         return float(np.sum(ref["gru_step_forward"](*args)[0] * dh))
 
-    for arg, grad in zip(args, grads):
-        np.testing.assert_allclose(grad, numeric_grad(loss, arg), rtol=1e-6, atol=1e-8)
+    assert_matches_finite_differences(grads, loss, args)
 
 
 @pytest.mark.parametrize("dims", [dict(N=2, T=4, D=3, H=3), dict(N=1, T=1, D=1, H=1)])
@@ -418,8 +409,7 @@ def test_gru_backward_matches_finite_differences(ref, dims):
     def loss():
         return float(np.sum(ref["gru_forward"](*args)[0] * dh))
 
-    for arg, grad in zip(args, grads):
-        np.testing.assert_allclose(grad, numeric_grad(loss, arg), rtol=1e-6, atol=1e-8)
+    assert_matches_finite_differences(grads, loss, args)
 
 
 @pytest.mark.torch

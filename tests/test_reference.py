@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import numeric_grad
+
 from autograder.exercises import rnn_review
 from autograder.reference import reference
 
@@ -17,18 +19,6 @@ def random_rnn(N=3, T=5, D=4, H=6):
             rng.normal(size=(D, H)) / 2, rng.normal(size=(H, H)) / 2, rng.normal(size=H) / 2)
 
 
-def numeric_grad(f, x, step=1e-5):
-    """Centred differences of the scalar f() with respect to the array x (changed in place)."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + step
-        up = f()
-        x[i] = old - step
-        down = f()
-        x[i] = old
-        grad[i] = (up - down) / (2 * step)
-    return grad
 
 
 def assert_close_to_numeric(grad, numeric):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.exercise import Arg, Exercise
-from autograder.exercises import gates, gru
+from autograder.exercises import gates, gru, rnn_review
 
 NOTEBOOK = "05_backprop_cell_state.ipynb"
 TITLE = "Backprop through the cell state"
@@ -195,19 +195,8 @@ GRU_STEP_MISTAKES = {
 }
 
 
-def _gru_through_time(ref, i, carry=True, accumulate=True, direct="all"):
-    _, caches = ref.call("gru_forward", i["x"], i["h0"], i["Wx"], i["Wh"], i["b"])
-    dh = i["dh"]
-    N, T, H = dh.shape
-    dx = np.zeros(i["x"].shape)
-    grads = [np.zeros_like(i["Wx"]), np.zeros_like(i["Wh"]), np.zeros_like(i["b"])]
-    dh_carry = np.zeros((N, H))
-    for t in reversed(range(T)):
-        upstream = dh[:, t] if (direct == "all" or t == T - 1) else 0 * dh[:, t]
-        dx[:, t], dh_prev, *step = ref.call("gru_step_backward", upstream + dh_carry, caches[t])
-        dh_carry = dh_prev if carry else 0 * dh_prev
-        grads = [g + s for g, s in zip(grads, step)] if accumulate else step
-    return {"dx": dx, "dh0": dh_prev, "dWx": grads[0], "dWh": grads[1], "db": grads[2]}
+def _gru_through_time(ref, i, **options):
+    return rnn_review.steps_back(ref, i, "gru", **options)
 
 
 def _gru_only(keys, **options):

@@ -94,21 +94,31 @@ STEP_BACKWARD_MISTAKES = {
 }
 
 
-def _steps_back(ref, inp, carry: bool, accumulate: bool, direct: str = "all"):
-    """BPTT with a switchable bug; uses the reference step functions."""
+def steps_back(ref, inp, model: str, carry: bool = True, accumulate: bool = True,
+               direct: str = "all"):
+    """BPTT with a switchable bug, for a network with one carried state (the RNN, and the
+    GRU of chapter 5): runs the reference `<model>_forward`, then `<model>_step_backward`
+    from the last step to the first.
+    - carry=False: the gradient from step t+1 is not added to dh[:, t]
+    - accumulate=False: dWx, dWh, db keep only one step's gradient
+    - direct="last": only dh[:, T-1] is used"""
     x, h0, Wx, Wh, b = _seq(inp)
     dh = inp["dh"]
-    _, caches = ref.call("rnn_forward", x, h0, Wx, Wh, b)
+    _, caches = ref.call(f"{model}_forward", x, h0, Wx, Wh, b)
     T = x.shape[1]
     dx = np.zeros_like(x)
     grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
     dh_carry = np.zeros_like(h0)
     for t in reversed(range(T)):
         upstream = dh[:, t] if (direct == "all" or t == T - 1) else 0 * dh[:, t]
-        dx[:, t], dh_prev, *step = ref.call("rnn_step_backward", upstream + dh_carry, caches[t])
+        dx[:, t], dh_prev, *step = ref.call(f"{model}_step_backward", upstream + dh_carry, caches[t])
         dh_carry = dh_prev if carry else 0 * dh_prev
         grads = [g + s for g, s in zip(grads, step)] if accumulate else step
     return {"dx": dx, "dh0": dh_prev, "dWx": grads[0], "dWh": grads[1], "db": grads[2]}
+
+
+def _steps_back(ref, inp, carry: bool, accumulate: bool, direct: str = "all"):
+    return steps_back(ref, inp, "rnn", carry, accumulate, direct)
 
 
 BACKWARD_MISTAKES = {
