@@ -79,7 +79,7 @@ def _simple(ex) -> bool:
     return ex.call_fn is None and ex.checks_fn is None and ex.inputs_fn is None
 
 
-def test_source(chapter, ex) -> str:
+def autograded_cell(chapter, ex) -> str:
     """An autograded test cell: the stored public cases, outputs compared with np.allclose
     (what a typical nbgrader assignment asserts)."""
     npz = stem(chapter) + ".npz"
@@ -139,7 +139,7 @@ def nbgrader_source(chapter, folder: Path) -> Path:
             name = ast.parse(src).body[0].value.args[0].id
             ex = by_name[name]
             tested.add(name)
-            cell = {**cell, "source": test_source(chapter, ex), "metadata": {
+            cell = {**cell, "source": autograded_cell(chapter, ex), "metadata": {
                 "nbgrader": _nbgrader_meta(f"test_{name}", solution=False, points=ex.max_points)}}
         elif cell["cell_type"] == "code" and "from autograder import check" in src:
             cell = {**cell, "source": src.replace("from autograder import check", "").strip() + "\n"}
@@ -147,7 +147,7 @@ def nbgrader_source(chapter, folder: Path) -> Path:
     for ex in chapter.EXERCISES:   # an exercise without a check cell still gets its test
         if ex.name not in tested:
             cells.append({"cell_type": "code", "execution_count": None, "outputs": [],
-                          "source": test_source(chapter, ex), "metadata": {
+                          "source": autograded_cell(chapter, ex), "metadata": {
                               "nbgrader": _nbgrader_meta(f"test_{ex.name}", False, ex.max_points)}})
     nb["cells"] = cells
     folder.mkdir(parents=True, exist_ok=True)
@@ -166,7 +166,7 @@ def _load_test_module(path: Path):
     return module
 
 
-def test_cases(chapter) -> tuple[dict, dict]:
+def variants_and_mutants(chapter) -> tuple[dict, dict]:
     """(variants, mutants) of a chapter, each label -> {function: new source}, collected from
     every tests/test_*.py whose SOLUTION is the chapter's notebook (its *VARIANTS and
     *MUTANTS dicts, whatever their tuple layout: the target is what the source defines)."""
@@ -259,7 +259,7 @@ def make_class(chapter, folder: Path, students: int = 40, released: Path | None 
     each category so the mix stays)."""
     source = nbgrader_source(chapter, folder / "source")
     released_text = released.read_text() if released else _stub_text(chapter, source)
-    variants, mutants = test_cases(chapter)
+    variants, mutants = variants_and_mutants(chapter)
     scratch = folder / "scratch.ipynb"
     kinds = {"correct": [("solution", source.read_text())], "wrong": [], "broken": []}
     for category, table in (("correct", variants), ("wrong", mutants)):
