@@ -105,7 +105,11 @@ def autograded_cell(chapter, ex) -> str:
             for _k in range({cases}):
                 _p = f'{ex.name}.{{_k}}.in.'
                 _got, _ = run(_ex, LocalStudent(globals()), {{k[len(_p):]: _fx[k] for k in _fx.files if k.startswith(_p)}})
-            """) + compare
+                for _n in {tuple(ex.axes)!r}:   # what this case returns (e.g. one state or two)
+                    if f'{ex.name}.{{_k}}.out.{{_n}}' in _fx.files:
+                        assert np.shape(_got[_n]) == _fx[f'{ex.name}.{{_k}}.out.{{_n}}'].shape
+                        assert np.allclose(_got[_n], _fx[f'{ex.name}.{{_k}}.out.{{_n}}'])
+            """)
     lines = [f"_fx = np.load({npz!r})", f"for _k in range({cases}):"]
     lines += [f"    {a.name} = _fx[f'{ex.name}.{{_k}}.in.{a.name}']" for a in ex.all_args]
 
@@ -319,6 +323,7 @@ def run_ours(cls: ChapterClass, folder: Path, out: Path, jobs: int) -> dict:
                            str(out), "--jobs", str(jobs), "--force"],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    load = os.getloadavg()[0]
     scores, checks = {}, 0
     for s in cls.submissions:
         result = out / f"{s.student}__{stem(cls.chapter)}__{stem(cls.chapter)}" / "results.json"
@@ -328,7 +333,7 @@ def run_ours(cls: ChapterClass, folder: Path, out: Path, jobs: int) -> dict:
             checks += len(data["tests"])
     if proc.returncode != 0 or len(scores) < len(cls.submissions):
         print(proc.stdout[-2000:], proc.stderr[-2000:])
-    return {"seconds": seconds, "scores": scores, "checks": checks}
+    return {"seconds": seconds, "scores": scores, "checks": checks, "load": load}
 
 
 def nbgrader_bin() -> Path | None:
@@ -377,6 +382,7 @@ def run_nbgrader(course: Path, cls: ChapterClass) -> dict:
     start = time.perf_counter()
     proc = _nbgrader(course, "autograde", name, "--force")
     seconds = time.perf_counter() - start
+    load = os.getloadavg()[0]
     _nbgrader(course, "export", "--to", str(course / f"grades_{name}.csv"), f"--assignment={name}")
     scores = {}
     export = course / f"grades_{name}.csv"
@@ -391,7 +397,7 @@ def run_nbgrader(course: Path, cls: ChapterClass) -> dict:
     failed = [s.student for s in cls.submissions if s.student not in graded]
     return {"seconds": seconds, "scores": scores, "checks": tests * len(graded),
             "tests_per_notebook": tests, "failed": failed, "log": proc.stdout + proc.stderr,
-            "returncode": proc.returncode}
+            "returncode": proc.returncode, "load": load}
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -488,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(rows, jobs: int, cell_timeout: float) -> None:
     print(f"\nours: python -m autograder grade --jobs {jobs}; nbgrader 0.9.6: nbgrader autograde "
-          f"(one kernel per notebook, cell timeout {cell_timeout:g} s = our per-call limit)")
+          f"(one kernel per notebook, cell timeout {cell_timeout:g} s = our per-call limit). "
+          f"Checks: ours = CheckResults, nbgrader = test cells run; {os.cpu_count()} cores.")
     head = (f"| chapter | submissions | ours (s) | nbgrader (s) | throughput ratio | "
             f"checks ours | checks nbgrader | solution full marks | stub zero |")
     print(head)
@@ -510,6 +517,10 @@ def print_table(rows, jobs: int, cell_timeout: float) -> None:
             zero = f"ours {'yes' if o_stub == 0 else 'NO'}"
         print(f"| {name} | {n} | {ours['seconds']:.1f} | {peer_s} | {ratio} | {ours['checks']} | "
               f"{peer_checks} | {full} | {zero} |")
+    loads = [f"{name}: ours {o['load']:.1f}" + (f", nbgrader {p['load']:.1f}" if p else "")
+             for name, _, o, p in rows]
+    print("load average (1 min) at the end of each run, " + "; ".join(loads)
+          + ": other work on the machine slows both graders")
 
 
 if __name__ == "__main__":

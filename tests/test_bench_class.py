@@ -80,6 +80,12 @@ def _run_test_cells(klass, namespace: dict) -> list[bool]:
         os.chdir(here)
 
 
+@pytest.mark.parametrize("chapter", grade_class.select_chapters(None), ids=grade_class.stem)
+def test_every_chapters_test_cells_pass_on_the_reference(chapter, tmp_path):
+    klass = grade_class.ChapterClass(chapter, grade_class.nbgrader_source(chapter, tmp_path), None)
+    assert all(_run_test_cells(klass, dict(reference(chapter).namespace)))
+
+
 def test_test_cells_pass_on_the_reference_and_fail_on_a_mistake(klass):
     ref = dict(reference(CHAPTER).namespace)
     assert _run_test_cells(klass, ref) == [True] * 4
