@@ -458,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     use_peer = not args.no_nbgrader and nbgrader_bin() is not None
     if not args.no_nbgrader and not use_peer:
-        print(f"nbgrader is not installed in {BENCH_VENV.relative_to(ROOT)}: run `make bench-setup` "
+        print(f"nbgrader is not installed in {os.path.relpath(BENCH_VENV, ROOT)}: run `make bench-setup` "
               "once (it installs nbgrader 0.9.6 from PyPI). Timing our grader alone.\n")
     cell_timeout = Limits.call_seconds
     rows, details = [], []
