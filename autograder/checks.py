@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from autograder import compare
-from autograder.exercise import Exercise, WrongReturn, run
+from autograder.exercise import Exercise, WrongReturn, run, unpack
 from autograder.sandbox import NotDefined, StudentCrashed, StudentError, StudentTimeout
 
 FD_STEP = 1e-5
@@ -173,8 +173,25 @@ def no_modify_check(ex: Exercise, student, dims: dict, inputs: dict) -> CheckRes
 
 def _forward_outputs(ex: Exercise, student, args: dict) -> dict:
     fwd = ex.forward
-    from autograder.exercise import unpack
     return unpack(student.call(fwd.name, *(args[a.name] for a in fwd.args)), fwd.returns, fwd.name)
+
+
+def _losses(ex: Exercise, student, arg_dicts: list[dict], loss) -> list[float]:
+    """The loss at each point. A sandbox runs the student's forward on many points per
+    round trip (`call_many`); the loss itself is still computed here, from the outputs.
+    An exercise that returns its own loss (`loss_output`) is called point by point."""
+    if not hasattr(student, "call_many") or ex.forward is None or ex.loss_output is not None:
+        return [loss(args) for args in arg_dicts]
+    fwd = ex.forward
+    names = list(ex.dout_of)
+    values = student.call_many(fwd.name, [tuple(a[x.name] for x in fwd.args) for a in arg_dicts],
+                               len(fwd.returns), [fwd.returns.index(n) for n in names])
+    out = []
+    for args, value in zip(arg_dicts, values):
+        ok, got = value
+        outputs = dict(zip(names, got)) if ok else unpack(got, fwd.returns, fwd.name)
+        out.append(loss(args, outputs))
+    return out
 
 
 def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None) -> CheckResult:
@@ -188,7 +205,7 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None) 
 
         mismatch = [0.0]
 
-        def loss_of(who, args):
+        def loss_of(who, args, out=None):
             if ex.loss_output is not None:
                 value = run(ex, who, args)[0][ex.loss_output]
                 try:
@@ -198,7 +215,7 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None) 
                 if not np.isfinite(loss):
                     raise WrongReturn(f"{ex.name} should return the loss as one finite number")
                 return loss
-            out = _forward_outputs(ex, who, args)
+            out = _forward_outputs(ex, who, args) if out is None else out
             total = 0.0
             for oname, dname in ex.dout_of.items():
                 o = out[oname]
@@ -207,21 +224,26 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None) 
                 total += float(np.sum(o.astype(np.float64) * inputs[dname]))
             return total
 
-        def loss(args):
-            mine = loss_of(student, args)
+        def loss(args, outputs=None):
+            mine = loss_of(student, args, outputs)
             if reference is not None:  # in the grader: the forward must be the true one at
                 true = loss_of(reference, args)  # every point, or matching it proves nothing
                 mismatch[0] = max(mismatch[0], abs(mine - true) / max(abs(true), 1e-12))
             return mine
 
         base = {a.name: inputs[a.name].copy() for a in fwd.args}
+        fd_points = []         # (gradient, entry, args + step, args - step) for every entry
+        for gname, aname in ex.grad_of.items():
+            for i in np.ndindex(base[aname].shape):
+                plus = dict(base); plus[aname] = base[aname].copy(); plus[aname][i] += FD_STEP
+                minus = dict(base); minus[aname] = base[aname].copy(); minus[aname][i] -= FD_STEP
+                fd_points.append((gname, i, plus, minus))
+        losses = iter(_losses(ex, student, [args for p in fd_points for args in p[2:]], loss))
         worst, notes, numerics = 0.0, [], {}
         for gname, aname in ex.grad_of.items():
             numeric = np.zeros_like(base[aname])
-            for i in np.ndindex(numeric.shape):
-                plus = dict(base); plus[aname] = base[aname].copy(); plus[aname][i] += FD_STEP
-                minus = dict(base); minus[aname] = base[aname].copy(); minus[aname][i] -= FD_STEP
-                numeric[i] = (loss(plus) - loss(minus)) / (2 * FD_STEP)
+            for _, i, _, _ in (p for p in fd_points if p[0] == gname):
+                numeric[i] = (next(losses) - next(losses)) / (2 * FD_STEP)
             numerics[gname] = numeric
         # A whole loss is differenced to about 1e-10 absolute: an entry far smaller than the
         # largest gradient of any parameter is compared on that scale (LOSS_FD_FLOOR), not

@@ -108,8 +108,14 @@ def _mistake_book(ref):
 
 
 def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Limits,
-                   forward_ok: bool | None) -> tuple[list[CheckResult], str]:
-    """All checks of one exercise in one fresh sandbox; returns (results, printed output)."""
+                   forward_ok: bool | None, timed_out: set[str] | None = None
+                   ) -> tuple[list[CheckResult], str]:
+    """All checks of one exercise in one fresh sandbox; returns (results, printed output).
+    The exercise's name is added to `timed_out` when its regular hidden cases ran out of time."""
+    if ex.forward is not None and timed_out and ex.forward.name in timed_out:
+        # its checks would each wait for the same endless forward again
+        return _all_zero(ex, "error", f"not run: {ex.name} is graded with the cache of your "
+                         f"{ex.forward.name}, which did not finish in time when it was graded"), ""
     for name in (ex.name,) + ((ex.forward.name,) if ex.forward else ()):
         if name not in program.defined:
             msg = _missing_message(ex if name == ex.name else ex.forward, program)
@@ -161,6 +167,8 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Lim
                                            f"not run: {ex.name} timed out in an earlier check"))
                 continue
             results.append(steps[check]())
+            if check == "values" and sandbox.timeouts and timed_out is not None:
+                timed_out.add(ex.name)
     finally:
         sandbox.close()
     return results, sandbox.output
@@ -194,10 +202,12 @@ def grade_notebook(path: Path | str, key: str | None = None, chapter: str | None
     graded.problems += program.problems
     ref = reference(graded.chapter, root)
     passed_values: dict[str, bool] = {}
+    timed_out: set[str] = set()
     outputs = []
     for ex in graded.chapter.EXERCISES:
         forward_ok = passed_values.get(ex.forward.name) if ex.forward else None
-        results, printed = grade_exercise(ex, program, ref, graded.sha256, limits, forward_ok)
+        results, printed = grade_exercise(ex, program, ref, graded.sha256, limits, forward_ok,
+                                          timed_out)
         passed_values[ex.name] = all(r.passed for r in results if r.check in ("values", "edges"))
         graded.results += results
         if printed.strip():

@@ -298,6 +298,9 @@ def test_infinite_loop_times_out_and_the_rest_is_graded(make_notebook):
     assert graded.exercise_score("rnn_forward") == 0
     assert graded.exercise_score("rnn_step_forward") == 10
     assert graded.exercise_score("rnn_step_backward") == 10
+    # rnn_backward needs the forward's cache: not waited for again, and told why
+    assert graded.exercise_score("rnn_backward") == 0
+    assert "rnn_forward, which did not finish in time" in feedback(graded, "rnn_backward")
     assert graded.seconds < 30
 
 
