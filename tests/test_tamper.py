@@ -180,14 +180,26 @@ def assert_attack_ran(graded, allow=()):
     assert not never, f"the attack never really ran (fix the test): {never[:3]}"
 
 
+def record(graded, honest_scores: dict):
+    """With TAMPER_TABLE=FILE, add a row (attack, score under attack, honest score) to FILE:
+    the table the issue asks for, made by the tests themselves."""
+    path = os.environ.get("TAMPER_TABLE")
+    if path:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].split(" ")[0]
+        with open(path, "a") as f:
+            f.write(f"| {test} | {sum(scores(graded).values()):g} | {sum(honest_scores.values()):g} |\n")
+
+
 def assert_honest(graded, honest_scores: dict, allow=()):
     """The attack changed nothing: every exercise scores what the wrong solution earns."""
+    record(graded, honest_scores)
     assert_attack_ran(graded, allow)
     assert scores(graded) == honest_scores, feedback(graded)
 
 
 def assert_no_gain(graded, honest_scores: dict, attacked: str):
     """The attack hurt only the attacker's own exercise (a crash, a timeout): no gain."""
+    record(graded, honest_scores)
     assert_attack_ran(graded)
     got = scores(graded)
     assert got[attacked] <= honest_scores[attacked], feedback(graded)
