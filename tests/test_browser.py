@@ -357,6 +357,12 @@ const withTimeout = (p, ms, what) => Promise.race([p, sleep(ms).then(() => {
       15000, 'loading the images');
   } catch (e) { r.problems.push(String(e)); }
   window.scrollTo(0, 0);
+  // scrollIntoView above also scrolls containers sideways (seen: chapter pages screenshotted
+  // with the sidebar and the left of the text cut off); put every one back
+  r.scrolledSideways = [];
+  for (const e of document.querySelectorAll('*')) {
+    if (e.scrollLeft) { r.scrolledSideways.push(e.tagName + '.' + String(e.className).slice(0, 40)); e.scrollLeft = 0; }
+  }
 
   const article = document.querySelector('article.bd-article') || document.querySelector('main')
                   || document.body;
@@ -507,9 +513,20 @@ def _screenshot(drv, page: str) -> tuple[Path, tuple[int, int]]:
     metrics = drv.execute_cdp_cmd("Page.getLayoutMetrics", {})
     size = metrics.get("cssContentSize") or metrics["contentSize"]
     width, height = int(size["width"]), int(size["height"])
-    shot = drv.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+    # A viewport as tall as the page, then an ordinary screenshot of it. (captureBeyondViewport
+    # drew the tall chapter pages with the sidebar and the left of the text cut off.)
+    try:
+        for _ in range(3):   # without a scroll bar the text may reflow to another height
+            drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": WINDOW[0], "height": height, "deviceScaleFactor": 1, "mobile": False})
+            size = drv.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+            if int(size["height"]) == height:
+                break
+            height = int(size["height"])
+        width = int(size["width"])
+        shot = drv.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    finally:
+        drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     out = SCREENSHOTS / (page[: -len(".html")] + ".png")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(base64.b64decode(shot["data"]))
