@@ -170,6 +170,24 @@ def _load_test_module(path: Path):
     return module
 
 
+def _mutant_sources(module, table: dict):
+    """(label, source) for each mutant of a test module's *MUTANTS table, in the layouts the
+    tests use: label -> (source, ...) or source; exercise -> {label: (source, hint)}
+    (chapter 5); label -> (changes, hint) applied to the module's `glue(kind, **changes)`
+    template for each of its KINDS (chapter 6)."""
+    for label, entry in table.items():
+        if isinstance(entry, dict):
+            yield from ((f"{label}: {k}", src) for k, src in _mutant_sources(module, entry))
+            continue
+        parts = entry if isinstance(entry, tuple) else (entry,)
+        src = next((p for p in parts if isinstance(p, str) and _defined(p)), None)
+        if src is not None:
+            yield label, src
+        elif parts and isinstance(parts[0], dict) and hasattr(module, "glue"):
+            for kind in getattr(module, "KINDS", ()):
+                yield f"{kind}: {label}", module.glue(kind, **parts[0])
+
+
 def variants_and_mutants(chapter) -> tuple[dict, dict]:
     """(variants, mutants) of a chapter, each label -> {function: new source}, collected from
     every tests/test_*.py whose SOLUTION is the chapter's notebook (its *VARIANTS and
@@ -188,11 +206,8 @@ def variants_and_mutants(chapter) -> tuple[dict, dict]:
             if attr.endswith("VARIANTS"):
                 variants.update({f"variant: {k}": dict(v) for k, v in table.items()})
             elif attr.endswith("MUTANTS"):
-                for label, entry in table.items():
-                    parts = entry if isinstance(entry, tuple) else (entry,)
-                    src = next((s for s in parts if isinstance(s, str) and _defined(s)), None)
-                    if src is not None:
-                        mutants[f"mutant: {label}"] = {_defined(src): src}
+                for label, src in _mutant_sources(module, table):
+                    mutants[f"mutant: {label}"] = {_defined(src): src}
     return variants, mutants
 
 
