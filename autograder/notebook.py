@@ -19,7 +19,9 @@ from pathlib import Path
 # Imports of the course's own package are skipped in the grader: the self-check is not
 # available (or needed) inside the sandbox.
 COURSE_PACKAGES = {"autograder"}
-MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+# Outputs do not matter to grading, but they are parsed with the rest: a notebook with 60 MB
+# of printed output is still graded; past this size (a few GB of memory to parse) it is not.
+MAX_NOTEBOOK_BYTES = 200 * 1024 * 1024
 
 
 class NotebookError(Exception):

@@ -393,3 +393,58 @@ def test_parallel_class_in_lms_layouts_matches_sequential(tmp_path, make_noteboo
     page = (tmp_path / "out2" / "erin_01_rnn_review" / "feedback.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page
     assert "every step starts from h0" in page
+
+
+# -- bad input that still has gradable work in it ----------------------------------------------
+
+def test_cell_that_raises_at_import_time_costs_nothing_else(make_notebook):
+    """A top-level statement that raises (a stray `1/0`, an import of a missing module) does
+    not stop the functions around it from being graded."""
+    graded = grade_notebook(make_notebook(extra_cells=["import no_such_module_anywhere",
+                                                       "x = 1 / 0"]))
+    assert graded.score == FULL, [r.message for r in graded.results if not r.passed]
+
+
+def test_duplicate_definitions_last_one_wins(make_notebook):
+    """As in a kernel run top to bottom: a wrong rnn_step_forward defined after the right
+    one is what is graded, and a right one after a wrong one is too."""
+    wrong = """
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            return np.tanh(x @ Wx + h_prev @ Wh), None
+        """
+    later_wrong = grade_notebook(make_notebook(extra_cells=[wrong]))
+    assert later_wrong.exercise_score("rnn_step_forward") < 10
+    right = json.loads(SOLUTION.read_text())
+    right_src = next("".join(c["source"]) for c in right["cells"] if c["cell_type"] == "code"
+                     and "def rnn_step_forward" in "".join(c["source"]))
+    later_right = grade_notebook(make_notebook({"rnn_step_forward": wrong},
+                                               extra_cells=[right_src]))
+    assert later_right.exercise_score("rnn_step_forward") == 10
+
+
+def test_huge_outputs_in_the_notebook_do_not_matter(make_notebook, tmp_path):
+    """A notebook saved with 60 MB of printed output is graded like any other."""
+    path = make_notebook()
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x" * (60 << 20)}]
+    path.write_text(json.dumps(nb))
+    graded = grade_notebook(path)
+    assert graded.score == FULL, [r.message for r in graded.results if not r.passed]
+
+
+def test_bytes_that_are_not_utf8(make_notebook):
+    """Invalid UTF-8 (a Latin-1 comment saved by an old editor) in a notebook is graded."""
+    path = make_notebook(extra_cells=["# caf\u00e9 cr\u00e8me"])
+    data = path.read_bytes().replace("caf\\u00e9".encode(), b"caf\xe9")
+    assert b"\xe9" in data, "the test did not manage to plant a non-UTF-8 byte"
+    path.write_bytes(data)
+    graded = grade_notebook(path)   # the bad byte is replaced; nothing else is lost
+    assert graded.score == FULL, graded.problems
+
+
+def test_notebook_over_the_size_limit_gets_a_message(make_notebook, monkeypatch):
+    import autograder.notebook
+    monkeypatch.setattr(autograder.notebook, "MAX_NOTEBOOK_BYTES", 1000)
+    graded = grade_notebook(make_notebook(), chapter="01_rnn_review")
+    assert graded.score == 0 and "are not graded (clear large outputs)" in graded.problems[0]
