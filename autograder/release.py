@@ -34,9 +34,11 @@ when it differs. A def is carried from the chapter that writes it, never from an
 carried cell. In the student notebook the carried cell keeps its marker, gets a comment
 asking for the student's own bodies, and the defs exactly as stubbed in that chapter
 (`carried_student_source`). Carried functions are not exercises of the carrying chapter
-(`exercise_names` skips the cell), but cells that call them are tagged like the rest. `release` does it for every notebook, writes the
-result in Jupyter's own file format (`notebook_text`), and then the grader's fixtures
-(`autograder.fixtures`, when present). `release(check=True)` writes nothing and lists
+(`exercise_names` skips the cell), but cells that call them are tagged like the rest.
+
+`release` does all this for every notebook, writes the result in Jupyter's own file
+format (`notebook_text`), and then the grader's fixtures (`autograder.fixtures`, when
+present). `release(check=True)` writes nothing and lists
 what is out of date instead; CI runs it, so a chapter can never drift from its solution.
 
 Only the standard library is used: the grader must not need nbformat.

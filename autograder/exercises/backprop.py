@@ -75,27 +75,10 @@ LSTM_STEP_MISTAKES = {
 }
 
 
-def _seq_inputs(i):
-    return [i[k] for k in ("x", "h0", "c0", "Wx", "Wh", "b")]
-
-
-def _lstm_through_time(ref, i, carry_h=True, carry_c=True, accumulate=True, direct="all"):
+def _lstm_through_time(ref, i, carry_h=True, carry_c=True, **options):
     """BPTT with a switchable mistake, using the reference's step functions."""
-    _, _, caches = ref.call("lstm_forward", *_seq_inputs(i))
-    dh = i["dh"]
-    N, T, H = dh.shape
-    dx = np.zeros(i["x"].shape)
-    grads = [np.zeros_like(i["Wx"]), np.zeros_like(i["Wh"]), np.zeros_like(i["b"])]
-    dh_carry, dc_carry = np.zeros((N, H)), np.zeros((N, H))
-    for t in reversed(range(T)):
-        upstream = dh[:, t] if (direct == "all" or t == T - 1) else 0 * dh[:, t]
-        dx[:, t], dh_prev, dc_prev, *step = ref.call(
-            "lstm_step_backward", upstream + dh_carry, dc_carry, caches[t])
-        dh_carry = dh_prev if carry_h else 0 * dh_prev
-        dc_carry = dc_prev if carry_c else 0 * dc_prev
-        grads = [g + s for g, s in zip(grads, step)] if accumulate else step
-    return {"dx": dx, "dh0": dh_prev, "dc0": dc_prev, "dWx": grads[0], "dWh": grads[1],
-            "db": grads[2]}
+    carry = ("h0",) * carry_h + ("c0",) * carry_c
+    return rnn_review.steps_back(ref, i, "lstm", ("h0", "c0"), carry, **options)
 
 
 def _only(keys, **options):
@@ -195,8 +178,8 @@ GRU_STEP_MISTAKES = {
 }
 
 
-def _gru_through_time(ref, i, **options):
-    return rnn_review.steps_back(ref, i, "gru", **options)
+def _gru_through_time(ref, i, carry=True, **options):
+    return rnn_review.steps_back(ref, i, "gru", carry=("h0",) if carry else (), **options)
 
 
 def _gru_only(keys, **options):

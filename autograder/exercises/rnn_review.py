@@ -94,31 +94,38 @@ STEP_BACKWARD_MISTAKES = {
 }
 
 
-def steps_back(ref, inp, model: str, carry: bool = True, accumulate: bool = True,
+def steps_back(ref, inp, model: str, states: tuple[str, ...] = ("h0",),
+               carry: tuple[str, ...] | None = None, accumulate: bool = True,
                direct: str = "all"):
-    """BPTT with a switchable bug, for a network with one carried state (the RNN, and the
-    GRU of chapter 5): runs the reference `<model>_forward`, then `<model>_step_backward`
-    from the last step to the first.
-    - carry=False: the gradient from step t+1 is not added to dh[:, t]
+    """BPTT with a switchable bug, for the RNN (and, in chapter 5, the GRU and the LSTM):
+    runs the reference `<model>_forward`, then `<model>_step_backward` from the last step
+    to the first. `states` are the initial states the network carries (("h0", "c0") for
+    the LSTM); dh reaches the first of them at every step.
+    - carry: the states whose gradient is carried from step t+1 to step t (default: all)
     - accumulate=False: dWx, dWh, db keep only one step's gradient
     - direct="last": only dh[:, T-1] is used"""
-    x, h0, Wx, Wh, b = _seq(inp)
+    carry = states if carry is None else carry
+    Wx, Wh, b = inp["Wx"], inp["Wh"], inp["b"]
+    *_, caches = ref.call(f"{model}_forward", inp["x"], *(inp[s] for s in states), Wx, Wh, b)
     dh = inp["dh"]
-    _, caches = ref.call(f"{model}_forward", x, h0, Wx, Wh, b)
-    T = x.shape[1]
-    dx = np.zeros_like(x)
+    T = dh.shape[1]
+    dx = np.zeros_like(inp["x"])
     grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
-    dh_carry = np.zeros_like(h0)
+    carried = [np.zeros_like(inp[s]) for s in states]
     for t in reversed(range(T)):
         upstream = dh[:, t] if (direct == "all" or t == T - 1) else 0 * dh[:, t]
-        dx[:, t], dh_prev, *step = ref.call(f"{model}_step_backward", upstream + dh_carry, caches[t])
-        dh_carry = dh_prev if carry else 0 * dh_prev
+        dx[:, t], *back = ref.call(f"{model}_step_backward", upstream + carried[0], *carried[1:],
+                                   caches[t])
+        d_states, step = back[:len(states)], back[len(states):]
+        carried = [d if s in carry else 0 * d for s, d in zip(states, d_states)]
         grads = [g + s for g, s in zip(grads, step)] if accumulate else step
-    return {"dx": dx, "dh0": dh_prev, "dWx": grads[0], "dWh": grads[1], "db": grads[2]}
+    return {"dx": dx, **{f"d{s}": d for s, d in zip(states, d_states)},
+            "dWx": grads[0], "dWh": grads[1], "db": grads[2]}
 
 
 def _steps_back(ref, inp, carry: bool, accumulate: bool, direct: str = "all"):
-    return steps_back(ref, inp, "rnn", carry, accumulate, direct)
+    return steps_back(ref, inp, "rnn", carry=("h0",) if carry else (), accumulate=accumulate,
+                      direct=direct)
 
 
 BACKWARD_MISTAKES = {
