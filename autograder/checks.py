@@ -23,7 +23,12 @@ from autograder.sandbox import NotDefined, StudentCrashed, StudentError, Student
 
 FD_STEP = 1e-5
 FD_TOL = 1e-6
-LOSS_FD_FLOOR = 1e-3   # exercises returning their own loss: see grad_check
+# Centred differences resolve a gradient entry only to about 1e-10 of the loss's scale: an
+# entry far smaller than the largest gradient is compared on that largest gradient's scale
+# (times this floor), not on its own. A loss the exercise returns itself (a mean over a
+# batch, through a head) is differenced less precisely than <output, dout>.
+FD_FLOOR = 1e-4
+LOSS_FD_FLOOR = 1e-3
 HINT_TOL = 1e-6
 
 
@@ -245,12 +250,8 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None) 
             for _, i, _, _ in (p for p in fd_points if p[0] == gname):
                 numeric[i] = (next(losses) - next(losses)) / (2 * FD_STEP)
             numerics[gname] = numeric
-        # A whole loss is differenced to about 1e-10 absolute: an entry far smaller than the
-        # largest gradient of any parameter is compared on that scale (LOSS_FD_FLOOR), not
-        # on its own.
-        floor = None
-        if ex.loss_output is not None:
-            floor = LOSS_FD_FLOOR * max(float(np.max(np.abs(n), initial=0)) for n in numerics.values())
+        largest = max(float(np.max(np.abs(n), initial=0)) for n in numerics.values())
+        floor = (FD_FLOOR if ex.loss_output is None else LOSS_FD_FLOOR) * largest
         for gname, aname in ex.grad_of.items():
             v = compare.compare(analytic[gname], numerics[gname], gname, FD_TOL, "".join(
                 a.axes for a in fwd.args if a.name == aname), floor=floor)

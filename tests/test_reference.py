@@ -112,3 +112,23 @@ def test_reference_leaves_its_inputs_alone():
     REF["rnn_backward"](dh, cache)
     assert all(np.array_equal(a, c) for a, c in zip(args, copies))
     assert np.array_equal(dh, dh_copy)
+
+
+def test_gradient_check_passes_a_correct_backward_with_tiny_entries():
+    """A correct backward must pass the grader's gradient check when one input row barely
+    matters (dx entries about 1e-6 of the rest): centred differences resolve such an entry
+    only to about 1e-10 absolute, so it is compared on the scale of the whole gradient.
+    (Seen once: a correct rnn_step_backward lost its gradient-check points on dx = -3.2e-6.)"""
+    from autograder.checks import grad_check
+    from autograder.exercise import LocalStudent
+    ex = next(e for e in rnn_review.EXERCISES if e.name == "rnn_step_backward")
+    student = LocalStudent(reference(rnn_review).namespace)
+    for seed in range(5):
+        inputs = ex.make_inputs(ex.grad_dims, seed)
+        inputs["Wx"][0] *= 1e-6          # dx[:, 0] = da @ Wx[0] is tiny
+        result = grad_check(ex, student, ex.grad_dims, inputs)
+        assert result.passed, result.message
+    # and a real error (0.1% on dx) still fails
+    bad = LocalStudent({**student.namespace, "rnn_step_backward": lambda dh, cache: tuple(
+        g * (1.001 if k == 0 else 1) for k, g in enumerate(student.namespace["rnn_step_backward"](dh, cache)))})
+    assert not grad_check(ex, bad, ex.grad_dims, ex.make_inputs(ex.grad_dims, 0)).passed
