@@ -3,8 +3,8 @@
     python -m autograder grade submissions/ --out grades/
 
 For each notebook: find the student's functions by parsing its cells (`notebook`), and
-for each exercise start a fresh limited process with the student's definitions
-(`sandbox`), send it hidden inputs made at grading time, and compare what comes back
+start one limited process with the student's definitions (`sandbox`; a new one after a
+timeout or a crash), send it hidden inputs made at grading time, and compare what comes back
 with the reference, here in the grader's process (`checks`). Results are written per
 submission as soon as it is graded (`report`), so a crash or Ctrl-C loses nothing.
 """
@@ -107,11 +107,37 @@ def _mistake_book(ref):
     return mistakes
 
 
+class NotebookProcess:
+    """One student process for all of a notebook's exercises, started on first use (the
+    definitions run once, not once per exercise), and started again after a timeout or a
+    crash, so each costs only the exercise it happened in. A process that has been busy
+    for half its CPU allowance is replaced between exercises: a slow but correct notebook
+    is not cut off by the process-wide CPU limit."""
+
+    def __init__(self, program: Program, limits: Limits):
+        self.sandbox = Sandbox(program, limits)
+        self.load_error: StudentError | None = None
+
+    def ready(self) -> Sandbox | None:
+        """The sandbox, or None when the notebook's definitions cannot be loaded."""
+        sb = self.sandbox
+        if self.load_error is None and (sb.pid is None or sb.busy > sb.limits.cpu_seconds / 2):
+            try:
+                sb.restart() if sb.pid is not None else sb.start()
+            except StudentError as e:   # it would fail the same way again: not retried
+                self.load_error = e
+        return None if self.load_error else sb
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+
 def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Limits,
-                   forward_ok: bool | None, timed_out: set[str] | None = None
-                   ) -> tuple[list[CheckResult], str]:
-    """All checks of one exercise in one fresh sandbox; returns (results, printed output).
-    The exercise's name is added to `timed_out` when its regular hidden cases ran out of time."""
+                   forward_ok: bool | None, timed_out: set[str] | None = None,
+                   process: NotebookProcess | None = None) -> tuple[list[CheckResult], str]:
+    """All checks of one exercise, in the notebook's student process (`process`; without
+    it, a process of its own); returns (results, printed output). The exercise's name is
+    added to `timed_out` when its regular hidden cases ran out of time."""
     if ex.forward is not None and timed_out and ex.forward.name in timed_out:
         # its checks would each wait for the same endless forward again
         return _all_zero(ex, "error", f"not run: {ex.name} is graded with the cache of your "
@@ -129,12 +155,14 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Lim
 
     hidden = [(d, ex.make_inputs(d, seed + k)) for k, d in enumerate(ex.hidden_dims)]
     edges = [(d, ex.make_inputs(d, seed + 100 + k)) for k, d in enumerate(ex.edge_dims)]
-    sandbox = Sandbox(program, limits)
-    try:
-        sandbox.start()
-    except StudentError as e:
+    own = process is None
+    process = process or NotebookProcess(program, limits)
+    sandbox = process.ready()
+    if sandbox is None:
         return _all_zero(ex, "error", "the notebook's definitions could not be loaded: "
-                         + checks.explain_error(e, "loading the notebook")), sandbox.output
+                         + checks.explain_error(process.load_error, "loading the notebook")), \
+            process.sandbox.take_output()
+    timeouts_before = sandbox.timeouts
     verdict = {}
 
     def forward_passes() -> bool:
@@ -150,7 +178,7 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Lim
 
     try:
         if ex.checks_fn is not None:   # property checks (e.g. an initialiser's statistics)
-            return ex.checks_fn(ex, sandbox, seed), sandbox.output
+            return ex.checks_fn(ex, sandbox, seed), sandbox.take_output()
         steps = {
             "values": lambda: checks.value_check(ex, "values", sandbox, hidden, expected,
                                                  _mistake_book(ref), forward_passes),
@@ -162,16 +190,17 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Lim
         }
         results = []
         for check in ex.points:
-            if sandbox.timeouts:  # one timeout is enough: do not wait for every check
+            if sandbox.timeouts > timeouts_before:  # one timeout is enough: do not wait for every check
                 results.append(CheckResult(ex.name, check, ex.points[check], 0.0, "error",
                                            f"not run: {ex.name} timed out in an earlier check"))
                 continue
             results.append(steps[check]())
-            if check == "values" and sandbox.timeouts and timed_out is not None:
+            if check == "values" and sandbox.timeouts > timeouts_before and timed_out is not None:
                 timed_out.add(ex.name)
     finally:
-        sandbox.close()
-    return results, sandbox.output
+        if own:
+            process.close()
+    return results, sandbox.take_output()
 
 
 def grade_notebook(path: Path | str, key: str | None = None, chapter: str | None = None,
@@ -204,14 +233,18 @@ def grade_notebook(path: Path | str, key: str | None = None, chapter: str | None
     passed_values: dict[str, bool] = {}
     timed_out: set[str] = set()
     outputs = []
-    for ex in graded.chapter.EXERCISES:
-        forward_ok = passed_values.get(ex.forward.name) if ex.forward else None
-        results, printed = grade_exercise(ex, program, ref, graded.sha256, limits, forward_ok,
-                                          timed_out)
-        passed_values[ex.name] = all(r.passed for r in results if r.check in ("values", "edges"))
-        graded.results += results
-        if printed.strip():
-            outputs.append(f"--- while grading {ex.name} ---\n{printed.strip()[:2000]}")
+    process = NotebookProcess(program, limits)
+    try:
+        for ex in graded.chapter.EXERCISES:
+            forward_ok = passed_values.get(ex.forward.name) if ex.forward else None
+            results, printed = grade_exercise(ex, program, ref, graded.sha256, limits, forward_ok,
+                                              timed_out, process)
+            passed_values[ex.name] = all(r.passed for r in results if r.check in ("values", "edges"))
+            graded.results += results
+            if printed.strip():
+                outputs.append(f"--- while grading {ex.name} ---\n{printed.strip()[:2000]}")
+    finally:
+        process.close()
     graded.output = "\n".join(outputs)
     graded.seconds = time.monotonic() - start
     return graded

@@ -191,6 +191,8 @@ class Sandbox:
         self.output = ""           # what the student's code printed (for feedback only)
         self.restarts = 0
         self.timeouts = 0          # calls that ran out of time (the grader stops early)
+        self.busy = 0.0            # seconds spent waiting for this process's answers
+        self._read_to = 0          # how much of the output file `take_output` has read
 
     # -- life cycle -------------------------------------------------------------
     def __enter__(self):
@@ -208,6 +210,7 @@ class Sandbox:
         path = os.path.join(self.scratch, ".output.txt")
         self.output_fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
         os.fchmod(self.output_fd, 0o666)
+        self._read_to, self.busy = 0, 0.0
         cells = [(c.index, c.source, c.keep) for c in self.program.cells]
         self.pid, self.conn = Zygote.get().spawn()
         self.conn.send_bytes(wire.encode(("setup", cells, self.limits.for_child(), self.scratch)))
@@ -247,18 +250,32 @@ class Sandbox:
             self.conn.close()
             self.conn = None
 
-    def _collect_output(self):
-        fd, self.output_fd = getattr(self, "output_fd", None), None
+    def _read_new_output(self, limit: int = 20_000) -> str:
+        """What was printed since the last read (at most `limit` bytes of it); the rest of
+        a long output is skipped, not read later."""
+        fd = getattr(self, "output_fd", None)
         if fd is None:
-            return
+            return ""
         try:
-            text = os.pread(fd, 20_000, 0).decode("utf-8", errors="replace")
+            size = os.fstat(fd).st_size
+            data = os.pread(fd, min(limit, max(size - self._read_to, 0)), self._read_to)
         except OSError:
-            text = ""
-        finally:
+            return ""
+        self._read_to = max(size, self._read_to + len(data))
+        return data.decode("utf-8", errors="replace")
+
+    def _collect_output(self):
+        text = self._read_new_output()
+        fd, self.output_fd = getattr(self, "output_fd", None), None
+        if fd is not None:
             os.close(fd)
         if text:
             self.output += text
+
+    def take_output(self) -> str:
+        """What the student's code printed since the last call of this (for feedback)."""
+        text, self.output = self.output + self._read_new_output(), ""
+        return text
 
     def restart(self):
         """A fresh process after a timeout or crash (handles from the old one are gone)."""
@@ -271,7 +288,13 @@ class Sandbox:
         return _describe_exit(Zygote.get().exit_status(self.pid))
 
     def _receive(self, seconds: float):
-        deadline = time.monotonic() + seconds
+        started = time.monotonic()
+        try:
+            return self._receive_until(started + seconds, seconds)
+        finally:
+            self.busy += time.monotonic() - started
+
+    def _receive_until(self, deadline: float, seconds: float):
         while True:
             left = deadline - time.monotonic()
             if left <= 0:

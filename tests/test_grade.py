@@ -304,6 +304,50 @@ def test_infinite_loop_times_out_and_the_rest_is_graded(make_notebook):
     assert graded.seconds < 30
 
 
+@pytest.fixture
+def starts(monkeypatch):
+    """How many student processes a grading starts."""
+    from autograder.sandbox import Sandbox
+    count = [0]
+    real = Sandbox.start
+
+    def counted(self):
+        count[0] += 1
+        return real(self)
+    monkeypatch.setattr(Sandbox, "start", counted)
+    return count
+
+
+def test_one_student_process_per_notebook_and_a_new_one_after_a_timeout(make_notebook, starts):
+    """The definitions run once per notebook, not once per exercise; a call that runs out
+    of time ends that process, and the next exercise gets a fresh one."""
+    assert grade_notebook(SOLUTION).score == FULL
+    assert starts[0] == 1
+    starts[0] = 0
+    graded = grade_notebook(make_notebook({"rnn_step_backward": """
+        def rnn_step_backward(dh_next, cache):
+            while True:
+                pass
+        """}), limits=Limits(call_seconds=1.0))
+    assert graded.exercise_score("rnn_step_backward") == 0
+    assert [graded.exercise_score(n) for n in ("rnn_step_forward", "rnn_forward")] == [10, 10]
+    assert starts[0] == 2
+
+
+def test_a_process_busy_for_half_its_cpu_allowance_is_replaced_between_exercises(
+        make_notebook, starts):
+    """The CPU limit is per process: a slow but correct notebook is not cut off by it."""
+    graded = grade_notebook(make_notebook({"rnn_step_forward": """
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            import time
+            time.sleep(0.01)
+            h_next = np.tanh(x @ Wx + h_prev @ Wh + b)
+            return h_next, (x, h_prev, Wx, Wh, h_next)
+        """}), limits=Limits(cpu_seconds=1))
+    assert graded.score == FULL, feedback(graded)
+    assert starts[0] >= 2
+
+
 def test_huge_allocation_is_reported_as_memory(make_notebook):
     graded = grade_notebook(make_notebook({"rnn_step_forward": """
         def rnn_step_forward(x, h_prev, Wx, Wh, b):
@@ -314,14 +358,15 @@ def test_huge_allocation_is_reported_as_memory(make_notebook):
     assert graded.exercise_score("rnn_step_forward") == 0
 
 
-def test_slow_definition_at_load_time_is_reported(make_notebook):
+def test_slow_definition_at_load_time_is_reported(make_notebook, starts):
     graded = grade_notebook(make_notebook(extra_cells=["""
         import time
         def stall(seconds=time.sleep(60)):
             pass
         """]), limits=Limits(load_seconds=1.0))
     assert graded.score == 0
-    assert "could not be loaded" in feedback(graded)
+    assert all("could not be loaded" in r.message for r in graded.results)
+    assert starts[0] == 1   # it would not load any better for the next exercise
 
 
 def test_demo_cells_with_loops_and_magics_do_not_matter(make_notebook):

@@ -37,10 +37,13 @@ def _inputs(dims_, seed):
     return inputs
 
 
+def _call_args(inputs):
+    return {k: inputs[k] for k in PARAMS}, inputs["x"], inputs["y"]
+
+
 def _call(name):
     def call(student, inputs):
-        params = {k: inputs[k] for k in PARAMS}
-        value, after = student.call(name, params, inputs["x"], inputs["y"], return_args=True)
+        value, after = student.call(name, *_call_args(inputs), return_args=True)
         loss, grads = unpack(value, ("loss", "grads"), name).values()
         if not isinstance(grads, dict):
             raise WrongReturn(f"{name} should return (loss, grads) with grads a dict keyed like "
@@ -120,6 +123,7 @@ def _exercise(kind, number):
         name=name, number=number, args=ARGS, returns=("loss", "dWx", "dWh", "db", "dW_out", "db_out"),
         axes={"loss": "", "dWx": "DK", "dWh": "HK", "db": "K", "dW_out": "HO", "db_out": "O"},
         points=POINTS, inputs_fn=_inputs, call_fn=_call(name), loss_output="loss",
+        loss_call=(_call_args, 2, 0),
         grad_of=dict(GRADS),
         hidden_dims=(dims(kind, 3, 4, 2, 3), dims(kind, 4, 5, 3, 2), dims(kind, 2, 6, 1, 4)),
         edge_dims=(dims(kind, 1, 1, 1, 1), dims(kind, 1, 3, 2, 1), dims(kind, 2, 1, 2, 3)),
