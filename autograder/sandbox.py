@@ -40,7 +40,7 @@ SECRET_PATHS = tuple(os.path.join(COURSE_ROOT, p) for p in ("solutions", "autogr
 
 @dataclass
 class Limits:
-    call_seconds: float = 10.0        # wall time for one call
+    call_seconds: float = 2.0         # wall time for one call (about 100x the slowest reference call)
     load_seconds: float = 20.0        # wall time to run the notebook's definitions
     cpu_seconds: int = 60             # CPU time for the whole process
     memory_bytes: int = 2 << 30       # address space
