@@ -26,7 +26,7 @@ from autograder.exercise import Exercise, run
 from autograder.exercises import CHAPTERS, chapter_named
 from autograder.notebook import NotebookError, Program, load_program
 from autograder.reference import reference
-from autograder.sandbox import SECRET_PATHS, Limits, Sandbox, StudentError
+from autograder.sandbox import SECRET_PATHS, Limits, Sandbox, StudentError, Zygote
 
 
 @dataclass
@@ -208,6 +208,7 @@ def grade_notebook(path: Path | str, key: str | None = None, chapter: str | None
     """Grade one notebook. Never raises for anything the student did."""
     path = Path(path)
     start = time.monotonic()
+    Zygote.get()   # the fork server starts (imports numpy) while we read the notebook
     limits = limits or Limits()
     graded = Graded(str(path), key or path.stem)
     try:

@@ -19,6 +19,9 @@ from pathlib import Path
 # Imports of the course's own package are skipped in the grader: the self-check is not
 # available (or needed) inside the sandbox.
 COURSE_PACKAGES = {"autograder"}
+# Figures are not graded, so plotting imports are not run either: they take a third of a
+# second each time (a student process may not even be able to read the package).
+PLOTTING_PACKAGES = {"matplotlib", "seaborn", "plotly"}
 # Outputs do not matter to grading, but they are parsed with the rest: a notebook with 60 MB
 # of printed output is still graded; past this size (a few GB of memory to parse) it is not.
 MAX_NOTEBOOK_BYTES = 200 * 1024 * 1024
@@ -132,7 +135,7 @@ def _kept(stmt: ast.stmt) -> list[str] | None:
         return [stmt.name]
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
         mods = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module or ""]
-        if any(m.split(".")[0] in COURSE_PACKAGES for m in mods):
+        if any(m.split(".")[0] in COURSE_PACKAGES | PLOTTING_PACKAGES for m in mods):
             return None
         return [(a.asname or a.name).split(".")[0] for a in stmt.names]
     if isinstance(stmt, ast.Assign) and _is_simple(stmt.value):

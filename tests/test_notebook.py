@@ -170,6 +170,15 @@ def test_course_package_import_is_skipped(tmp_path):
     assert "check" not in prog.defined and "autograder" not in prog.defined
 
 
+def test_plotting_imports_are_skipped(tmp_path):
+    """Figures are not graded: matplotlib (a third of a second to import) is not loaded."""
+    prog = load_program(write_nb(tmp_path, code(
+        "import matplotlib.pyplot as plt\nfrom matplotlib import cm\nimport seaborn as sns\n"
+        "import numpy as np\nfrom numpy.linalg import qr\n")))
+    assert kept(prog) == ["import numpy as np", "from numpy.linalg import qr"]
+    assert not {"plt", "cm", "sns", "matplotlib"} & set(prog.defined)
+
+
 def test_last_definition_wins(tmp_path):
     """A name defined twice belongs to its last cell (1-based over all cells, markdown too)."""
     prog = load_program(write_nb(tmp_path,
