@@ -2,8 +2,8 @@
 
     values     the returned arrays match the reference on randomized cases
     edges      the same with N=1, T=1, H=1, D=1 shapes
-    gradcheck  (backward) the gradients match centred finite differences of the
-               student's own forward
+    gradcheck  (backward) the gradients match centred finite differences of the forward
+               (the reference's in the grader, the student's own in the self-check)
     no_modify  the function leaves its inputs unchanged
 
 `expected` is an oracle: in the grader it runs the reference live on hidden inputs; in
@@ -181,44 +181,21 @@ def _forward_outputs(ex: Exercise, student, args: dict) -> dict:
     return unpack(student.call(fwd.name, *(args[a.name] for a in fwd.args)), fwd.returns, fwd.name)
 
 
-def _losses(ex: Exercise, student, arg_dicts: list[dict], loss) -> list[float]:
-    """The loss at each point. A sandbox runs the student's forward (or the exercise itself,
-    when it returns its own loss: `loss_call`) on many points per round trip (`call_many`);
-    only the values the loss needs come back, and the loss is computed here from them."""
-    batched = hasattr(student, "call_many") and (
-        ex.loss_call is not None if ex.loss_output is not None else ex.forward is not None)
-    if not batched:
-        return [loss(args) for args in arg_dicts]
-    if ex.loss_output is not None:
-        make_args, n_returns, at = ex.loss_call
-        values = student.call_many(ex.name, [make_args(a) for a in arg_dicts], n_returns, [at])
-        out = []
-        for args, (ok, got) in zip(arg_dicts, values):
-            # a return value not understood: this point again, one call, which explains it
-            out.append(loss(args, {ex.loss_output: got[0]}) if ok else loss(args))
-        return out
-    fwd = ex.forward
-    names = list(ex.dout_of)
-    values = student.call_many(fwd.name, [tuple(a[x.name] for x in fwd.args) for a in arg_dicts],
-                               len(fwd.returns), [fwd.returns.index(n) for n in names])
-    out = []
-    for args, value in zip(arg_dicts, values):
-        ok, got = value
-        outputs = dict(zip(names, got)) if ok else unpack(got, fwd.returns, fwd.name)
-        out.append(loss(args, outputs))
-    return out
-
-
 def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None) -> CheckResult:
-    """Compare the student's backward with centred finite differences of the student's
-    own forward: L = sum over outputs of <output, dout>. An exercise with a `loss_output`
-    returns its own loss with the gradients: then L is that output."""
+    """Compare the student's backward with centred finite differences of the forward:
+    L = sum over outputs of <output, dout>. An exercise with a `loss_output` returns its own
+    loss with the gradients: then L is that output.
+
+    In the grader (`reference` given) the differences are taken of the reference forward,
+    in this process: nothing the student's code computes enters them, and the student's
+    process is called twice, not twice per entry. The student's forward must give the same
+    loss at the point checked, or its backward could not be expected to match. In the
+    notebook's self-check (no reference) they are taken of the student's own forward."""
     points = ex.points["gradcheck"]
     fwd = ex.forward or ex   # what is differentiated, and whose arguments
+    oracle = student if reference is None else reference
     try:
         analytic, _ = run(ex, student, inputs)
-
-        mismatch = [0.0]
 
         def loss_of(who, args, out=None):
             if ex.loss_output is not None:
@@ -236,32 +213,24 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None) 
                 o = out[oname]
                 if not isinstance(o, np.ndarray) or o.shape != inputs[dname].shape:
                     raise WrongReturn(f"{fwd.name} returned {oname} with the wrong shape")
-                total += float(np.sum(o.astype(np.float64) * inputs[dname]))
+                with np.errstate(all="ignore"):   # inf or NaN outputs: told below
+                    total += float(np.sum(o.astype(np.float64) * inputs[dname]))
             return total
 
-        def loss(args, outputs=None):
-            mine = loss_of(student, args, outputs)
-            # in the grader: the forward must be the true one at every point, or matching it
-            # proves nothing (checking a sample would let a forward that knows the sample
-            # fake the other points)
-            if reference is not None:
-                true = loss_of(reference, args)
-                mismatch[0] = max(mismatch[0], abs(mine - true) / max(abs(true), 1e-12))
-            return mine
-
         base = {a.name: inputs[a.name].copy() for a in fwd.args}
-        fd_points = []         # (gradient, entry, args + step, args - step) for every entry
-        for gname, aname in ex.grad_of.items():
-            for i in np.ndindex(base[aname].shape):
-                plus = dict(base); plus[aname] = base[aname].copy(); plus[aname][i] += FD_STEP
-                minus = dict(base); minus[aname] = base[aname].copy(); minus[aname][i] -= FD_STEP
-                fd_points.append((gname, i, plus, minus))
-        losses = iter(_losses(ex, student, [args for p in fd_points for args in p[2:]], loss))
+        mismatch = 0.0
+        if reference is not None:
+            mine = loss_of(student, base, analytic if ex.loss_output is not None else None)
+            true = loss_of(reference, base)
+            mismatch = abs(mine - true) / max(abs(true), 1e-12)
+            mismatch = mismatch if np.isfinite(mismatch) else np.inf
         worst, notes, numerics = 0.0, [], {}
         for gname, aname in ex.grad_of.items():
             numeric = np.zeros_like(base[aname])
-            for _, i, _, _ in (p for p in fd_points if p[0] == gname):
-                numeric[i] = (next(losses) - next(losses)) / (2 * FD_STEP)
+            for i in np.ndindex(base[aname].shape):
+                plus = dict(base); plus[aname] = base[aname].copy(); plus[aname][i] += FD_STEP
+                minus = dict(base); minus[aname] = base[aname].copy(); minus[aname][i] -= FD_STEP
+                numeric[i] = (loss_of(oracle, plus) - loss_of(oracle, minus)) / (2 * FD_STEP)
             numerics[gname] = numeric
         largest = max(float(np.max(np.abs(n), initial=0)) for n in numerics.values())
         floor = (FD_FLOOR if ex.loss_output is None else LOSS_FD_FLOOR) * largest
@@ -275,12 +244,12 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None) 
         return CheckResult(ex.name, "gradcheck", points, 0.0, "error", explain_error(e, ex.name))
     except WrongReturn as e:
         return CheckResult(ex.name, "gradcheck", points, 0.0, "error", str(e))
-    if mismatch[0] > 1e-8:
-        notes.insert(0, f"your {fwd.name} does not give the expected outputs at the points the "
-                        f"gradient check uses (relative difference {mismatch[0]:.2g}); the check "
-                        f"differentiates your {fwd.name}, so fix it first")
+    if mismatch > 1e-8:
+        notes.insert(0, f"your {fwd.name} does not give the expected outputs (relative "
+                        f"difference {mismatch:.2g} in the loss the check differentiates), so "
+                        f"its gradients cannot match: fix {fwd.name} first")
     if notes:
         return CheckResult(ex.name, "gradcheck", points, 0.0, "failed",
                            "\n".join(notes[:3]), worst, FD_TOL)
     return CheckResult(ex.name, "gradcheck", points, points, "passed",
-                       "gradients match finite differences of your forward", worst, FD_TOL)
+                       "gradients match finite differences of the forward", worst, FD_TOL)

@@ -56,9 +56,6 @@ class Exercise:
     # exercises that return their own scalar loss with its gradients (no separate forward):
     # the gradient check differentiates this output of the exercise itself
     loss_output: str | None = None
-    # how a gradient check calls it on many points at once (`Sandbox.call_many`):
-    # (inputs -> the call's arguments, how many values it returns, which one is the loss)
-    loss_call: tuple[Callable, int, int] | None = None
     needs: tuple[str, ...] = ()    # other student functions this one calls through
     # known-wrong versions, for feedback: hint -> fn(reference, inputs) -> outputs by name
     mistakes: dict[str, Callable] = field(default_factory=dict)

@@ -363,35 +363,3 @@ class Sandbox:
         `names` are the names it defines, callable afterwards with `call`."""
         self._request("define", source)
         self.names.update(names)
-
-    def call_many(self, name: str, arg_lists: list, n_returns: int, keep: list[int],
-                  chunk: int = 16) -> list:
-        """Call `name` on each argument tuple, `chunk` calls per round trip (a gradient
-        check makes about a hundred calls of a forward; one round trip each was most of
-        its time). Returns per call (True, the kept returned values) when it returned a
-        tuple of `n_returns` values, else (False, what it returned), for the grader to
-        explain. Each round trip has the time limit of one call."""
-        if name not in self.names:
-            raise NotDefined(name)
-        if "_grader_call_many" not in self.names:   # again after a restart
-            self.define(CALL_MANY, names=("_grader_call_many",))
-        out = []
-        for k in range(0, len(arg_lists), chunk):
-            out += self.call("_grader_call_many", name, list(arg_lists[k:k + chunk]), n_returns, list(keep))
-        return out
-
-
-# Runs in the student process: only the values the grader asked for come back (not caches).
-CALL_MANY = '''
-def _grader_call_many(fn_name, arg_lists, n_returns, keep):
-    import copy
-    fn = globals()[fn_name]
-    out = []
-    for args in arg_lists:
-        value = fn(*copy.deepcopy(args))   # each call gets its own arrays, as one by one
-        if n_returns > 1 and isinstance(value, (tuple, list)) and len(value) == n_returns:
-            out.append((True, tuple(value[k] for k in keep)))
-        else:
-            out.append((False, value))
-    return out
-'''

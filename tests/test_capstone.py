@@ -138,9 +138,10 @@ def test_solution_full_marks_and_stubs_zero():
     assert "not implemented yet" in feedback(stubs, "lstm_loss_and_grads")
 
 
-def test_gradient_check_batches_the_students_calls(monkeypatch):
-    """The gradient check of a function that returns its own loss evaluates it at about
-    60 points per exercise: 16 per round trip, not one (a round trip costs about a millisecond)."""
+def test_gradient_check_calls_the_students_code_a_few_times_not_once_per_point(monkeypatch):
+    """The finite differences (about 60 points per exercise) are of the reference, in the
+    grader; the student's process is asked for the gradients and the loss, not for every
+    point (a round trip costs about a millisecond, and nothing it returns enters them)."""
     from autograder.sandbox import Sandbox
     trips = [0]
     real = Sandbox._request
@@ -151,10 +152,12 @@ def test_gradient_check_batches_the_students_calls(monkeypatch):
     monkeypatch.setattr(Sandbox, "_request", counted)
     graded = grade_notebook(SOLUTION)
     assert graded.score == FULL
-    points = sum(2 * sum(np.prod(capstone.ARGS[[a.name for a in capstone.ARGS].index(p)].shape(
-        ex.grad_dims)) for p in ex.grad_of.values()) for ex in capstone.EXERCISES)
+    names = [a.name for a in capstone.ARGS]
+    points = sum(2 * sum(np.prod(capstone.ARGS[names.index(p)].shape(ex.grad_dims))
+                         for p in ex.grad_of.values()) for ex in capstone.EXERCISES)
     assert points > 150
-    assert trips[0] < points / 3, (trips[0], points)   # one by one: over `points`
+    # per exercise: 3 hidden and 3 edge cases, the inputs-unchanged call, the gradient check
+    assert trips[0] <= 10 * len(capstone.EXERCISES), (trips[0], points)
 
 
 CORE = {"rnn": ("h, cache = rnn_forward(x, zero, params['Wx'], params['Wh'], params['b'])",

@@ -138,6 +138,8 @@ def test_a_wrong_forward_is_flagged_when_grading_its_backward(make_notebook):
     graded = grade_notebook(make_notebook({"rnn_forward": MUTANTS["state not carried"][1]}))
     assert graded.exercise_score("rnn_backward") < 10
     assert "which fails its own checks: fix it first" in feedback(graded, "rnn_backward")
+    gradcheck = next(r for r in graded.results if (r.exercise, r.check) == ("rnn_backward", "gradcheck"))
+    assert gradcheck.score == 0 and "fix rnn_forward first" in gradcheck.message
 
 
 # -- correct implementations, written differently ------------------------------------------
@@ -340,7 +342,7 @@ def test_a_process_busy_for_half_its_cpu_allowance_is_replaced_between_exercises
     graded = grade_notebook(make_notebook({"rnn_step_forward": """
         def rnn_step_forward(x, h_prev, Wx, Wh, b):
             import time
-            time.sleep(0.01)
+            time.sleep(0.1)
             h_next = np.tanh(x @ Wx + h_prev @ Wh + b)
             return h_next, (x, h_prev, Wx, Wh, h_next)
         """}), limits=Limits(cpu_seconds=1))

@@ -1,5 +1,5 @@
 """Chapter 6, the capstone: the training-step glue of each network, graded with values and
-finite differences of the student's own loss. References: solutions/06_capstone.ipynb.
+finite differences of the loss. References: solutions/06_capstone.ipynb.
 
 Each `<kind>_loss_and_grads(params, x, y)` returns (loss, grads) with grads a dict keyed like
 params. The grader passes params as a dict built from the flat inputs below and compares the
@@ -123,7 +123,6 @@ def _exercise(kind, number):
         name=name, number=number, args=ARGS, returns=("loss", "dWx", "dWh", "db", "dW_out", "db_out"),
         axes={"loss": "", "dWx": "DK", "dWh": "HK", "db": "K", "dW_out": "HO", "db_out": "O"},
         points=POINTS, inputs_fn=_inputs, call_fn=_call(name), loss_output="loss",
-        loss_call=(_call_args, 2, 0),
         grad_of=dict(GRADS),
         hidden_dims=(dims(kind, 3, 4, 2, 3), dims(kind, 4, 5, 3, 2), dims(kind, 2, 6, 1, 4)),
         edge_dims=(dims(kind, 1, 1, 1, 1), dims(kind, 1, 3, 2, 1), dims(kind, 2, 1, 2, 3)),
