@@ -41,6 +41,9 @@ SECRET_PATHS = tuple(os.path.join(COURSE_ROOT, p) for p in ("solutions", "autogr
 @dataclass
 class Limits:
     call_seconds: float = 2.0         # wall time for one call (about 100x the slowest reference call)
+    # once a call has run out of time, later calls get this share of call_seconds (at least
+    # 0.5 s): a loop in a helper that several exercises use would cost the full wait in each
+    after_timeout: float = 0.25
     load_seconds: float = 20.0        # wall time to run the notebook's definitions
     cpu_seconds: int = 60             # CPU time for the whole process
     memory_bytes: int = 2 << 30       # address space
@@ -67,8 +70,8 @@ class StudentError(Exception):
 
 
 class StudentTimeout(StudentError):
-    def __init__(self, seconds: float):
-        super().__init__("Timeout", f"did not finish within {seconds:g} s (an infinite loop?)")
+    def __init__(self, seconds: float, why: str = "an infinite loop?"):
+        super().__init__("Timeout", f"did not finish within {seconds:g} s ({why})")
 
 
 class StudentCrashed(StudentError):
@@ -329,7 +332,15 @@ class Sandbox:
             detail = self._ended()
             self._kill()
             raise StudentCrashed(detail) from None
-        reply = self._receive(seconds or self.limits.call_seconds)
+        limit = seconds or self.call_limit()
+        try:
+            reply = self._receive(limit)
+        except StudentTimeout:
+            if limit < self.limits.call_seconds:
+                raise StudentTimeout(limit, "an infinite loop? An earlier call had already run "
+                                     f"out of its {self.limits.call_seconds:g} s, so later calls "
+                                     f"get {limit:g} s") from None
+            raise
         if not isinstance(reply, tuple) or not reply:
             raise StudentCrashed("the answer was not understood")
         if reply[0] == "error" and len(reply) == 4:
@@ -337,6 +348,11 @@ class Sandbox:
         if reply[0] != "ok" or len(reply) != 3:
             raise StudentCrashed("the answer was not understood")
         return reply[1], reply[2]
+
+    def call_limit(self) -> float:
+        """Seconds allowed for the next call (see `Limits.after_timeout`)."""
+        full = self.limits.call_seconds
+        return full if not self.timeouts else min(full, max(0.5, full * self.limits.after_timeout))
 
     def has(self, name: str) -> bool:
         return name in self.names

@@ -204,7 +204,14 @@ def variants_and_mutants(chapter) -> tuple[dict, dict]:
             if not isinstance(table, dict):
                 continue
             if attr.endswith("VARIANTS"):
-                variants.update({f"variant: {k}": dict(v) for k, v in table.items()})
+                for label, v in table.items():
+                    if hasattr(module, "glue") and not (v and all(map(_defined, v.values()))):
+                        # changes to the module's glue template (chapter 6), for each kind
+                        for kind in getattr(module, "KINDS", ()):
+                            src = module.glue(kind, **v)
+                            variants[f"variant: {kind}: {label}"] = {_defined(src): src}
+                    else:
+                        variants[f"variant: {label}"] = dict(v)
             elif attr.endswith("MUTANTS"):
                 for label, src in _mutant_sources(module, table):
                     mutants[f"mutant: {label}"] = {_defined(src): src}

@@ -46,6 +46,18 @@ def test_the_class_mixes_correct_wrong_and_broken(klass):
         assert sum(label.startswith(kind) for label in labels) == 1, kind
 
 
+def test_capstone_variants_and_mutants_are_built_from_its_glue_template(tmp_path, capsys):
+    """Chapter 6's tests write variants and mutants as changes to one glue template: each
+    becomes a notebook for each kind of network, none is left out."""
+    from autograder.exercises import capstone
+    variants, mutants = grade_class.variants_and_mutants(capstone)
+    assert len(variants) == 3 * 3 and len(mutants) == 3 * 7
+    assert all(list(v) == [f"{k}_loss_and_grads"] for label, v in variants.items()
+               for k in ("rnn", "lstm", "gru") if f": {k}: " in label)
+    grade_class.make_class(capstone, tmp_path, students=40)
+    assert "left out" not in capsys.readouterr().out
+
+
 def test_submissions_carry_the_assignment_metadata(klass):
     source = json.loads(klass.source.read_text())
     solution = [c for c in source["cells"] if _nbgrader(c).get("solution")]

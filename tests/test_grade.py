@@ -306,6 +306,19 @@ def test_infinite_loop_times_out_and_the_rest_is_graded(make_notebook):
     assert graded.seconds < 30
 
 
+def test_after_one_timeout_later_calls_get_a_quarter_of_the_limit(make_notebook):
+    """A loop in a helper would cost the full wait again in every exercise that calls it."""
+    graded = grade_notebook(make_notebook({"rnn_step_forward": """
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            while True:
+                pass
+        """}), limits=Limits(call_seconds=2.0))
+    assert "did not finish within 2 s (an infinite loop?)" in feedback(graded, "rnn_step_forward")
+    assert "within 0.5 s" in feedback(graded, "rnn_forward")
+    assert "later calls get 0.5 s" in feedback(graded, "rnn_forward")
+    assert graded.score == 0
+
+
 @pytest.fixture
 def starts(monkeypatch):
     """How many student processes a grading starts."""
