@@ -19,9 +19,9 @@ from pathlib import Path
 # Imports of the course's own package are skipped in the grader: the self-check is not
 # available (or needed) inside the sandbox.
 COURSE_PACKAGES = {"autograder"}
-# Figures are not graded, so plotting imports are not run either: they take a third of a
-# second each time (a student process may not even be able to read the package).
-PLOTTING_PACKAGES = {"matplotlib", "seaborn", "plotly"}
+# Figures and displays are not graded, so their imports are not run either: pyplot takes a
+# third of a second, IPython.display 40 ms (a student process may not even be able to read them).
+DISPLAY_PACKAGES = {"matplotlib", "seaborn", "plotly", "IPython", "ipywidgets"}
 # Outputs do not matter to grading, but they are parsed with the rest: a notebook with 60 MB
 # of printed output is still graded; past this size (a few GB of memory to parse) it is not.
 MAX_NOTEBOOK_BYTES = 200 * 1024 * 1024
@@ -36,6 +36,27 @@ class Cell:
     index: int          # position among all cells, 1-based (as a student counts them)
     source: str         # plain Python (IPython syntax already transformed)
     keep: list[int]     # indices into ast.parse(source).body of statements to run
+    # what a student process runs: the source with every other statement's lines blanked
+    # (line numbers unchanged, so tracebacks point at the student's lines) and `keep` for it
+    run: tuple[str, list[int]] | None = None
+
+    def runnable(self) -> tuple[int, str, list[int]]:
+        return (self.index, *self.run) if self.run else (self.index, self.source, self.keep)
+
+
+def _kept_lines_only(source: str, body: list[ast.stmt], keep: list[int]) -> tuple[str, list[int]] | None:
+    """`source` with the lines of statements not kept blanked, and the kept statements'
+    indices in it; None when a line holds both kinds (`a = 1; plot(a)`)."""
+    def span(stmt):
+        first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
+        return range(first, stmt.end_lineno + 1)
+    kept_lines = {n for k in keep for n in span(body[k])}
+    other_lines = {n for k, stmt in enumerate(body) if k not in keep for n in span(stmt)}
+    if kept_lines & other_lines or "\r" in source:   # (a lone \r also ends a line)
+        return None
+    lines = source.split("\n")
+    slim = "\n".join(line if n in kept_lines else "" for n, line in enumerate(lines, start=1))
+    return slim, list(range(len(keep)))
 
 
 @dataclass
@@ -135,7 +156,7 @@ def _kept(stmt: ast.stmt) -> list[str] | None:
         return [stmt.name]
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
         mods = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module or ""]
-        if any(m.split(".")[0] in COURSE_PACKAGES | PLOTTING_PACKAGES for m in mods):
+        if any(m.split(".")[0] in COURSE_PACKAGES | DISPLAY_PACKAGES for m in mods):
             return None
         return [(a.asname or a.name).split(".")[0] for a in stmt.names]
     if isinstance(stmt, ast.Assign) and _is_simple(stmt.value):
@@ -163,9 +184,12 @@ def load_program(path: Path) -> Program:
     if not code_cells:
         prog.problems.append("The notebook has no code cells.")
     for index, _, source in code_cells:
-        py = to_python(source)
+        try:   # plain Python (most cells): parsed once
+            py, tree = source, ast.parse(source)
+        except (SyntaxError, ValueError):
+            py, tree = to_python(source), None
         try:
-            tree = ast.parse(py)
+            tree = tree or ast.parse(py)
         except SyntaxError as e:
             where = f"line {e.lineno}" if e.lineno else "somewhere"
             prog.problems.append(f"Cell {index} has a syntax error at {where} ({e.msg}); "
@@ -183,7 +207,7 @@ def load_program(path: Path) -> Program:
                 for n in names:
                     prog.defined[n] = index
         if keep:
-            prog.cells.append(Cell(index, py, keep))
+            prog.cells.append(Cell(index, py, keep, _kept_lines_only(py, tree.body, keep)))
     return prog
 
 

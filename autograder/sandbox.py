@@ -214,7 +214,7 @@ class Sandbox:
         self.output_fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
         os.fchmod(self.output_fd, 0o666)
         self._read_to, self.busy = 0, 0.0
-        cells = [(c.index, c.source, c.keep) for c in self.program.cells]
+        cells = [c.runnable() for c in self.program.cells]
         self.pid, self.conn = Zygote.get().spawn()
         self.conn.send_bytes(wire.encode(("setup", cells, self.limits.for_child(), self.scratch)))
         try:

@@ -170,13 +170,38 @@ def test_course_package_import_is_skipped(tmp_path):
     assert "check" not in prog.defined and "autograder" not in prog.defined
 
 
-def test_plotting_imports_are_skipped(tmp_path):
-    """Figures are not graded: matplotlib (a third of a second to import) is not loaded."""
+def test_plotting_and_display_imports_are_skipped(tmp_path):
+    """Figures are not graded: matplotlib (a third of a second to import) and IPython's
+    display are not loaded."""
     prog = load_program(write_nb(tmp_path, code(
         "import matplotlib.pyplot as plt\nfrom matplotlib import cm\nimport seaborn as sns\n"
+        "from IPython.display import Markdown, display\n"
         "import numpy as np\nfrom numpy.linalg import qr\n")))
     assert kept(prog) == ["import numpy as np", "from numpy.linalg import qr"]
-    assert not {"plt", "cm", "sns", "matplotlib"} & set(prog.defined)
+    assert not {"plt", "cm", "sns", "matplotlib", "Markdown", "display"} & set(prog.defined)
+
+
+def test_student_process_gets_only_the_kept_lines_at_their_line_numbers(tmp_path):
+    """What the sandbox runs: the kept statements on their own lines (a traceback points at
+    the student's line), every other line blank, so figure code is not even parsed there."""
+    src = ("import numpy as np\n"
+           "fig = plot(\n    np.arange(3),\n)\n"
+           "@staticmethod\n"
+           "def f(x):\n    return x + 1\n"
+           "print(f(1))\n")
+    prog = load_program(write_nb(tmp_path, code(src)))
+    index, run, keep = prog.cells[0].runnable()
+    assert run.split("\n")[:4] == ["import numpy as np", "", "", ""]
+    body = ast.parse(run).body
+    assert [type(body[k]).__name__ for k in keep] == ["Import", "FunctionDef"]
+    assert body[keep[1]].lineno == 6 and body[keep[1]].decorator_list[0].lineno == 5
+    assert "print" not in run and "plot" not in run
+
+
+def test_a_line_shared_by_kept_and_other_statements_is_sent_whole(tmp_path):
+    prog = load_program(write_nb(tmp_path, code("a = 1; print(a)\ndef f():\n    return a\n")))
+    index, run, keep = prog.cells[0].runnable()
+    assert run == prog.cells[0].source and keep == [0, 2]
 
 
 def test_last_definition_wins(tmp_path):
