@@ -53,6 +53,13 @@ class Graded:
         return round(sum(r.score for r in self.results if r.exercise == name), 2)
 
 
+# The gradient check's inputs are the same for every submission: the reference's finite
+# differences (most of a gradient check's time) are computed once per exercise and worker,
+# not once per student. The values and edges checks keep inputs of the submission's own.
+GRADCHECK_SEED = 200
+FINITE_DIFFERENCES: dict = {}
+
+
 def seed_for(digest: str, ex: Exercise) -> int:
     """Hidden cases differ between submissions but a regrade gives the same result."""
     return int(hashlib.sha256(f"{digest}:{ex.name}".encode()).hexdigest()[:8], 16)
@@ -185,7 +192,8 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Lim
             "edges": lambda: checks.value_check(ex, "edges", sandbox, edges, expected,
                                                 _mistake_book(ref), forward_passes),
             "gradcheck": lambda: checks.grad_check(ex, sandbox, ex.grad_dims,
-                                                   ex.make_inputs(ex.grad_dims, seed + 200), ref),
+                                                   ex.make_inputs(ex.grad_dims, GRADCHECK_SEED),
+                                                   ref, FINITE_DIFFERENCES),
             "no_modify": lambda: checks.no_modify_check(ex, sandbox, *hidden[0]),
         }
         results = []

@@ -253,6 +253,20 @@ def test_hidden_cases_differ_between_submissions_but_not_between_regrades():
 
 # -- bad input: a clear message for that student, and the next one is graded ---------------
 
+def test_reference_finite_differences_are_computed_once_per_exercise_for_a_class(make_notebook):
+    """The gradient check's inputs are shared by the class, so the reference's differences
+    (the check's expensive part) are reused; a wrong backward still fails on a reused one."""
+    from autograder import grade
+    grade.FINITE_DIFFERENCES.clear()
+    assert grade_notebook(SOLUTION).score == FULL
+    keys = set(grade.FINITE_DIFFERENCES)
+    assert {k[0] for k in keys} == {"rnn_step_backward", "rnn_backward"} and len(keys) == 2
+    graded = grade_notebook(make_notebook({"rnn_step_backward": MUTANTS["tanh derivative missing"][1]}))
+    assert set(grade.FINITE_DIFFERENCES) == keys
+    gradcheck = next(r for r in graded.results if (r.exercise, r.check) == ("rnn_step_backward", "gradcheck"))
+    assert gradcheck.score == 0 and "finite differences" in gradcheck.message
+
+
 def test_notebook_that_is_not_json(tmp_path):
     bad = tmp_path / "broken.ipynb"
     bad.write_text('{"cells": [ {"cell_type": "code", "source": "def f(')
