@@ -122,3 +122,18 @@ def test_our_grader_orders_the_class(klass, tmp_path):
     assert score("solution") == 1 and score("variant:") == 1
     assert 0 < score("mutant: no bias") < 1
     assert score("unfinished") == 0 and score("not JSON") == 0
+
+
+def test_readme_quotes_the_recorded_class_benchmark():
+    """The README's class table is the run kept in bench/results/grade_class.txt (its
+    'All chapters' table), not numbers typed by hand from another run."""
+    import re
+    recorded = (ROOT / "bench" / "results" / "grade_class.txt").read_text()
+    table = recorded[recorded.index("All chapters:"):]
+    row = re.compile(r"^\| (\d\d_\w+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)x \| (\d+) \| (\d+) \|", re.M)
+    runs = {m[0]: m[1:] for m in row.findall(table)}
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Benchmark: a class graded by us and by nbgrader"):]
+    quoted = {m[0]: m[1:] for m in re.findall(
+        r"^\| (\d\d_\w+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)× \| (\d+) \| (\d+) \|", section, re.M)}
+    assert len(runs) == 6 and quoted == runs
