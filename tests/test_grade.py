@@ -304,12 +304,14 @@ def test_wrong_returns_and_exceptions_are_explained(body, clue, make_notebook):
     assert graded.exercise_score("rnn_step_backward") < 10  # it needs the forward's cache
 
 
+def looping(name: str, args: str) -> dict:
+    """A replacement of `name` by a function that never returns."""
+    return {name: f"def {name}({args}):\n    while True:\n        pass\n"}
+
+
 def test_infinite_loop_times_out_and_the_rest_is_graded(make_notebook):
-    graded = grade_notebook(make_notebook({"rnn_forward": """
-        def rnn_forward(x, h0, Wx, Wh, b):
-            while True:
-                pass
-        """}), limits=Limits(call_seconds=1.0))
+    graded = grade_notebook(make_notebook(looping("rnn_forward", "x, h0, Wx, Wh, b")),
+                            limits=Limits(call_seconds=1.0))
     assert "did not finish within 1 s" in feedback(graded, "rnn_forward")
     assert graded.exercise_score("rnn_forward") == 0
     assert graded.exercise_score("rnn_step_forward") == 10
@@ -322,11 +324,8 @@ def test_infinite_loop_times_out_and_the_rest_is_graded(make_notebook):
 
 def test_after_one_timeout_later_calls_get_a_quarter_of_the_limit(make_notebook):
     """A loop in a helper would cost the full wait again in every exercise that calls it."""
-    graded = grade_notebook(make_notebook({"rnn_step_forward": """
-        def rnn_step_forward(x, h_prev, Wx, Wh, b):
-            while True:
-                pass
-        """}), limits=Limits(call_seconds=2.0))
+    graded = grade_notebook(make_notebook(looping("rnn_step_forward", "x, h_prev, Wx, Wh, b")),
+                            limits=Limits(call_seconds=2.0))
     assert "did not finish within 2 s (an infinite loop?)" in feedback(graded, "rnn_step_forward")
     assert "within 0.5 s" in feedback(graded, "rnn_forward")
     assert "later calls get 0.5 s" in feedback(graded, "rnn_forward")
@@ -353,11 +352,8 @@ def test_one_student_process_per_notebook_and_a_new_one_after_a_timeout(make_not
     assert grade_notebook(SOLUTION).score == FULL
     assert starts[0] == 1
     starts[0] = 0
-    graded = grade_notebook(make_notebook({"rnn_step_backward": """
-        def rnn_step_backward(dh_next, cache):
-            while True:
-                pass
-        """}), limits=Limits(call_seconds=1.0))
+    graded = grade_notebook(make_notebook(looping("rnn_step_backward", "dh_next, cache")),
+                            limits=Limits(call_seconds=1.0))
     assert graded.exercise_score("rnn_step_backward") == 0
     assert [graded.exercise_score(n) for n in ("rnn_step_forward", "rnn_forward")] == [10, 10]
     assert starts[0] == 2
