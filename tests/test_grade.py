@@ -304,6 +304,27 @@ def test_wrong_returns_and_exceptions_are_explained(body, clue, make_notebook):
     assert graded.exercise_score("rnn_step_backward") < 10  # it needs the forward's cache
 
 
+def test_printing_and_warnings_never_change_a_score(make_notebook):
+    """A correct function that prints a debug line, warns and writes to stderr gets full
+    marks (nbgrader and otter gave such code 0); what it printed is in the feedback, under
+    the exercise that was being graded, and so is what a definition printed at load."""
+    graded = grade_notebook(make_notebook({"rnn_step_forward": """
+        import sys, warnings
+        def rnn_step_forward(x, h_prev, Wx, Wh, b, _=print("DEFINED")):
+            print("DEBUG shapes", x.shape, h_prev.shape)
+            warnings.warn("a warning on stderr")
+            sys.stderr.write("RAW STDERR\\n")
+            h_next = np.tanh(x @ Wx + h_prev @ Wh + b)
+            return h_next, (x, h_prev, Wx, Wh, h_next)
+        """}))
+    assert graded.score == FULL, feedback(graded)
+    first = graded.output.split("--- while grading ")[1]
+    assert first.startswith("rnn_step_forward ---")
+    for text in ("DEFINED", "DEBUG shapes", "a warning on stderr", "RAW STDERR"):
+        assert text in first
+    assert graded.output.count("DEFINED") == 1   # the definitions ran once
+
+
 def looping(name: str, args: str) -> dict:
     """A replacement of `name` by a function that never returns."""
     return {name: f"def {name}({args}):\n    while True:\n        pass\n"}
