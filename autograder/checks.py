@@ -199,7 +199,7 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None,
 
     In the grader (`reference` given) the differences are taken of the reference forward,
     in this process: nothing the student's code computes enters them, and the student's
-    process is called twice, not twice per entry. The student's forward must give the same
+    process is called a few times, not twice per entry. The student's forward must give the same
     loss at the point checked, or its backward could not be expected to match. In the
     notebook's self-check (no reference) they are taken of the student's own forward.
     `memo` keeps the reference's differences for inputs seen before (a class shares them)."""
