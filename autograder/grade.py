@@ -309,11 +309,15 @@ def summary(out: Path, results: list[dict]) -> str:
              + (f"; {len(failed)} could not be graded:" if failed else "")]
     lines += [f"  {r['key']}: {r['problem'][:160]}" for r in failed]
     table = report.read_grades(out)
-    if table:
-        lines.append(f"mean score per exercise over all {len(table)} graded submission(s) in {out}:")
-        columns = [c for c in table[0] if c not in report.FIXED_COLUMNS]
-        for c in columns:
-            vals = [float(r[c]) for r in table if r.get(c) not in (None, "")]
+    columns = [c for c in table[0] if c not in report.FIXED_COLUMNS] if table else []
+    # per chapter: two chapters may have an exercise of the same name (LSTMCell)
+    for chapter in sorted({r.get("chapter", "") for r in table}):
+        rows = [r for r in table if r.get("chapter", "") == chapter]
+        lines.append(f"mean score per exercise over all {len(rows)} graded submission(s) "
+                     f"{'of ' + chapter + ' ' if chapter else ''}in {out}:")
+        known = chapter_named(chapter if chapter.endswith(".ipynb") else chapter + ".ipynb")
+        for c in [ex.name for ex in known.EXERCISES] if known else columns:   # book order
+            vals = [float(r[c]) for r in rows if r.get(c) not in (None, "")]
             if vals:
                 lines.append(f"  {c:<28} {sum(vals) / len(vals):6.2f}  (n={len(vals)})")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ import pytest
 from autograder.grade import grade_notebook, main_grade, seed_for
 from autograder.exercises import rnn_review
 from autograder.sandbox import Limits
-from conftest import CHAPTER, SOLUTION
+from conftest import CHAPTER, ROOT, SOLUTION
 
 FULL = 40.0
 EXERCISES = [ex.name for ex in rnn_review.EXERCISES]
@@ -445,6 +445,18 @@ def test_a_class_with_one_bad_notebook_is_still_graded(tmp_path, make_notebook, 
     assert all({"name", "score", "max_score", "status", "output", "visibility"} <= t.keys()
                for t in results["tests"])
     assert "did not finish" in (out / "bob" / "feedback.md").read_text()
+
+
+def test_summary_is_per_chapter_when_a_run_grades_several(tmp_path, capsys):
+    """Chapters 2 and 3 both have an exercise named LSTMCell: their means stay apart."""
+    sols = [str(ROOT / "solutions" / n) for n in ("02_lstm_interface.ipynb", "03_gates.ipynb")]
+    assert main_grade(sols + ["--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    two = printed.index("of 02_lstm_interface")
+    three = printed.index("of 03_gates")
+    assert two < three
+    assert printed[two:three].count("LSTMCell") == 1 and printed[three:].count("LSTMCell") == 1
+    assert "LSTMCell                      10.00  (n=1)" in printed[three:]
 
 
 def test_grading_again_keeps_earlier_rows_and_skips_what_is_graded(tmp_path, make_notebook, capsys):
