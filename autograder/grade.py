@@ -139,13 +139,12 @@ class NotebookProcess:
         self.sandbox.close()
 
 
-def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Limits,
-                   forward_ok: bool | None, timed_out: set[str] | None = None,
-                   process: NotebookProcess | None = None) -> tuple[list[CheckResult], str]:
-    """All checks of one exercise, in the notebook's student process (`process`; without
-    it, a process of its own); returns (results, printed output). The exercise's name is
-    added to `timed_out` when its regular hidden cases ran out of time."""
-    if ex.forward is not None and timed_out and ex.forward.name in timed_out:
+def grade_exercise(ex: Exercise, program: Program, ref, digest: str, forward_ok: bool | None,
+                   timed_out: set[str], process: NotebookProcess) -> tuple[list[CheckResult], str]:
+    """All checks of one exercise, in the notebook's student process; returns (results,
+    printed output). The exercise's name is added to `timed_out` when its regular hidden
+    cases ran out of time."""
+    if ex.forward is not None and ex.forward.name in timed_out:
         # its checks would each wait for the same endless forward again
         return _all_zero(ex, "error", f"not run: {ex.name} is graded with the cache of your "
                          f"{ex.forward.name}, which did not finish in time when it was graded"), ""
@@ -162,8 +161,6 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Lim
 
     hidden = [(d, ex.make_inputs(d, seed + k)) for k, d in enumerate(ex.hidden_dims)]
     edges = [(d, ex.make_inputs(d, seed + 100 + k)) for k, d in enumerate(ex.edge_dims)]
-    own = process is None
-    process = process or NotebookProcess(program, limits)
     sandbox = process.ready()
     if sandbox is None:
         return _all_zero(ex, "error", "the notebook's definitions could not be loaded: "
@@ -183,31 +180,27 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, limits: Lim
             verdict["forward"] = checks.value_check(fwd, "values", sandbox, cases, expected).passed
         return verdict["forward"]
 
-    try:
-        if ex.checks_fn is not None:   # property checks (e.g. an initialiser's statistics)
-            return ex.checks_fn(ex, sandbox, seed), sandbox.take_output()
-        steps = {
-            "values": lambda: checks.value_check(ex, "values", sandbox, hidden, expected,
-                                                 _mistake_book(ref), forward_passes),
-            "edges": lambda: checks.value_check(ex, "edges", sandbox, edges, expected,
-                                                _mistake_book(ref), forward_passes),
-            "gradcheck": lambda: checks.grad_check(ex, sandbox, ex.grad_dims,
-                                                   ex.make_inputs(ex.grad_dims, GRADCHECK_SEED),
-                                                   ref, FINITE_DIFFERENCES),
-            "no_modify": lambda: checks.no_modify_check(ex, sandbox, *hidden[0]),
-        }
-        results = []
-        for check in ex.points:
-            if sandbox.timeouts > timeouts_before:  # one timeout is enough: do not wait for every check
-                results.append(CheckResult(ex.name, check, ex.points[check], 0.0, "error",
-                                           f"not run: {ex.name} timed out in an earlier check"))
-                continue
-            results.append(steps[check]())
-            if check == "values" and sandbox.timeouts > timeouts_before and timed_out is not None:
-                timed_out.add(ex.name)
-    finally:
-        if own:
-            process.close()
+    if ex.checks_fn is not None:   # property checks (e.g. an initialiser's statistics)
+        return ex.checks_fn(ex, sandbox, seed), sandbox.take_output()
+    steps = {
+        "values": lambda: checks.value_check(ex, "values", sandbox, hidden, expected,
+                                             _mistake_book(ref), forward_passes),
+        "edges": lambda: checks.value_check(ex, "edges", sandbox, edges, expected,
+                                            _mistake_book(ref), forward_passes),
+        "gradcheck": lambda: checks.grad_check(ex, sandbox, ex.grad_dims,
+                                               ex.make_inputs(ex.grad_dims, GRADCHECK_SEED),
+                                               ref, FINITE_DIFFERENCES),
+        "no_modify": lambda: checks.no_modify_check(ex, sandbox, *hidden[0]),
+    }
+    results = []
+    for check in ex.points:
+        if sandbox.timeouts > timeouts_before:  # one timeout is enough: do not wait for every check
+            results.append(CheckResult(ex.name, check, ex.points[check], 0.0, "error",
+                                       f"not run: {ex.name} timed out in an earlier check"))
+            continue
+        results.append(steps[check]())
+        if check == "values" and sandbox.timeouts > timeouts_before:
+            timed_out.add(ex.name)
     return results, sandbox.take_output()
 
 
@@ -246,7 +239,7 @@ def grade_notebook(path: Path | str, key: str | None = None, chapter: str | None
     try:
         for ex in graded.chapter.EXERCISES:
             forward_ok = passed_values.get(ex.forward.name) if ex.forward else None
-            results, printed = grade_exercise(ex, program, ref, graded.sha256, limits, forward_ok,
+            results, printed = grade_exercise(ex, program, ref, graded.sha256, forward_ok,
                                               timed_out, process)
             passed_values[ex.name] = all(r.passed for r in results if r.check in ("values", "edges"))
             graded.results += results

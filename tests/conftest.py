@@ -58,6 +58,18 @@ def make_notebook(tmp_path):
     return make
 
 
+def assert_leaves_inputs_alone(forward, backward, args, rng):
+    """A forward and its backward (given dh shaped like the forward's first output and the
+    cache it returns last) change none of their array arguments."""
+    copies = [a.copy() for a in args]
+    out = forward(*args)
+    dh = rng.normal(size=out[0].shape)
+    dh_copy = dh.copy()
+    backward(dh, out[-1])
+    assert all(np.array_equal(a, c) for a, c in zip(args, copies))
+    assert np.array_equal(dh, dh_copy)
+
+
 def numeric_grad(f, x, step=1e-5):
     """Centred differences of the scalar f() with respect to the array x (changed in place):
     the oracle the reference solutions' gradients are checked against."""
