@@ -43,6 +43,9 @@ class CheckResult:
     message: str = ""
     error: float | None = None  # max relative error seen
     tol: float | None = None
+    # the function returned a well-formed answer (right kinds and shapes) on some case:
+    # only then does "inputs unchanged" mean anything
+    answered: bool = False
 
     @property
     def passed(self) -> bool:
@@ -76,11 +79,18 @@ def _compare_outputs(ex: Exercise, outputs: dict, expected: dict, dims: dict):
             worst = np.inf
             continue
         v = compare.compare(outputs[name], np.asarray(expected[name], dtype=np.float64), name,
-                            ex.tol, ex.axes.get(name, ""))
+                            ex.tol, ex.axes.get(name, ""), integer=name in ex.integers)
         worst = max(worst, v.error)
         if not v.ok:
             failed.append((name, v))
     return worst, failed
+
+
+def _well_formed(ex: Exercise, outputs: dict, truth: dict) -> bool:
+    """Every compared output is of the right kind and shape (its values may be wrong)."""
+    return all(n in outputs and compare.as_float_array(
+        outputs[n], n, np.shape(truth[n]), integer=n in ex.integers)[0] is not None
+        for n in truth if n in ex.axes)
 
 
 def _same_as(a, b) -> bool:
@@ -120,9 +130,9 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
                 forward_ok: Callable[[], bool] | None = None) -> CheckResult:
     """Compare outputs with the oracle on each (dims, inputs) case; credit per case."""
     points = ex.points[check]
-    passed, worst, notes, blocking = 0, 0.0, [], None
+    passed, worst, notes, blocking, answered = 0, 0.0, [], None, False
     for dims, inputs in cases:
-        label = ", ".join(f"{k}={v}" for k, v in dims.items() if k != "seed")
+        label = ", ".join(f"{k}={v}" for k, v in dims.items() if k not in ("seed", "np"))
         try:
             outputs, _ = run(ex, student, inputs)
         except StudentError as e:
@@ -138,6 +148,7 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
             worst, blocking = np.inf, str(e)
             break
         truth = expected(ex, inputs)
+        answered = answered or _well_formed(ex, outputs, truth)
         err, failed = _compare_outputs(ex, outputs, truth, dims)
         worst = max(worst, err)
         if not failed:
@@ -155,7 +166,7 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
     message = head if not notes else head + "\n" + "\n".join(notes[:3])
     if blocking is not None and not passed:
         message = blocking  # nothing ran: say why, once
-    return CheckResult(ex.name, check, points, score, status, message, worst, ex.tol)
+    return CheckResult(ex.name, check, points, score, status, message, worst, ex.tol, answered)
 
 
 def no_modify_check(ex: Exercise, student, dims: dict, inputs: dict) -> CheckResult:
@@ -276,3 +287,52 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None,
                            "\n".join(notes[:3]), worst, FD_TOL)
     return CheckResult(ex.name, "gradcheck", points, points, "passed",
                        "gradients match finite differences of the forward", worst, FD_TOL)
+
+
+# -- the check plan: one arrangement of the checks, for the notebook and for the grader ------
+
+@dataclass
+class Plan:
+    """What one exercise is checked on. The notebook's check() fills it from the stored
+    public cases, the grader from hidden cases it makes; `run_plan` is the same for both."""
+    regular: list                       # (dims, inputs) of the "values" check
+    edges: list                         # (dims, inputs) of the "edges" check
+    expected: Oracle
+    mistakes: MistakeBook | None = None
+    forward_ok: Callable[[], bool] | None = None
+    grad_inputs: dict | None = None     # the gradient check's point
+    reference: object = None            # the grader's reference (finite differences of it)
+    memo: dict | None = None
+
+
+def not_scored(r: CheckResult, why: str) -> CheckResult:
+    return CheckResult(r.exercise, r.check, r.points, 0.0, "failed", why, r.error, r.tol)
+
+
+def run_plan(ex: Exercise, student, plan: Plan,
+             interrupted: Callable[[list], str | None] = lambda done: None) -> list[CheckResult]:
+    """Every check of `ex`, in the order of its points; `interrupted(results so far)` says
+    why the rest is not run (the grader stops after a timeout)."""
+    results: list[CheckResult] = []
+    for check, points in ex.points.items():
+        why = interrupted(results)
+        if why:
+            results.append(CheckResult(ex.name, check, points, 0.0, "error", why))
+            continue
+        if check in ("values", "edges"):
+            cases = plan.regular if check == "values" else plan.edges
+            r = value_check(ex, check, student, cases, plan.expected, plan.mistakes, plan.forward_ok)
+        elif check == "gradcheck":
+            r = grad_check(ex, student, ex.grad_dims, plan.grad_inputs, plan.reference, plan.memo)
+        elif check == "no_modify":
+            r = no_modify_check(ex, student, *plan.regular[0])
+            answered = [x for x in results if x.check in ("values", "edges")]
+            if r.passed and answered and not any(x.answered for x in answered):
+                # a stub returning None leaves its inputs alone too: no points for that
+                r = not_scored(r, f"not scored: {ex.name} returned no answer of the right kind "
+                                  "and shape on any case, so leaving its inputs alone earns "
+                                  "nothing yet")
+        else:
+            raise ValueError(f"{ex.name}: no check called {check!r}")
+        results.append(r)
+    return results

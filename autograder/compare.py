@@ -24,8 +24,26 @@ def _fmt_index(name: str, idx) -> str:
     return f"{name}[{', '.join(str(int(i)) for i in idx)}]" if len(idx) else name
 
 
-def as_float_array(value, name: str, shape: tuple, axes: str = "") -> tuple[np.ndarray | None, str]:
-    """Validate a returned value; return (array, "") or (None, message for the student)."""
+def _as_int(value, name: str) -> tuple[np.ndarray | None, str]:
+    """An output the docstring calls an int: a Python or numpy integer (or a 0-d integer
+    array), never a float or a bool."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return np.asarray(value, dtype=np.float64), ""
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iu":
+        return value.astype(np.float64), ""
+    what = getattr(value, "type_name", None) or type(value).__name__
+    if isinstance(value, (float, np.floating)) or (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+        return None, (f"{name} should be an int, as the docstring says; got the {what} {float(np.asarray(value))!r} "
+                      "(`/` makes a float: use integer arithmetic, or int(...))")
+    return None, f"{name} should be an int, as the docstring says; got a {what}"
+
+
+def as_float_array(value, name: str, shape: tuple, axes: str = "",
+                   integer: bool = False) -> tuple[np.ndarray | None, str]:
+    """Validate a returned value; return (array, "") or (None, message for the student).
+    `integer`: the value is a scalar the docstring calls an int."""
+    if integer:
+        return _as_int(value, name)
     if not isinstance(value, np.ndarray):
         if isinstance(value, (float, int)) and not isinstance(value, bool) and shape == ():
             return np.asarray(value, dtype=np.float64), ""
@@ -57,9 +75,9 @@ def rel_errors(actual: np.ndarray, expected: np.ndarray, floor: float | None = N
 
 
 def compare(actual, expected: np.ndarray, name: str, tol: float, axes: str = "",
-            floor: float | None = None) -> Verdict:
+            floor: float | None = None, integer: bool = False) -> Verdict:
     """Is `actual` the expected array within `tol`? If not, say where and how."""
-    arr, problem = as_float_array(actual, name, expected.shape, axes)
+    arr, problem = as_float_array(actual, name, expected.shape, axes, integer)
     if arr is None:
         return Verdict(False, np.inf, problem)
     if arr.size == 0:

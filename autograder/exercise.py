@@ -44,6 +44,7 @@ class Exercise:
     axes: dict[str, str]           # returned values that are compared, with their axes
     points: dict[str, float]       # check name -> points
     tol: float = 1e-7
+    integers: tuple[str, ...] = ()  # returned values the docstring calls an int
     hidden_dims: tuple = ()        # dims of the randomized hidden cases
     edge_dims: tuple = ()          # N=1, T=1, H=1 and friends
     public_dims: tuple = ()        # the cases stored in the fixtures

@@ -95,6 +95,16 @@ def check_all(root: Path | str = ".") -> list[str]:
     return problems
 
 
+def _scalar(v: np.ndarray, dims: dict):
+    """A stored 0-d int or bool is given back as the scalar the case was made with (a Python
+    int, or a numpy int in cases marked "np"), not as a 0-d array no docstring mentions."""
+    if v.shape != () or v.dtype.kind not in "iub":
+        return v
+    if v.dtype.kind == "b":
+        return bool(v)
+    return v[()] if dims.get("np") else v.item()
+
+
 class Public:
     """The stored cases of one exercise, as (dims, inputs) plus expected/mistake lookups."""
 
@@ -104,7 +114,8 @@ class Public:
         self.cases = []
         for k, dims in enumerate(ex.public_dims):
             prefix = f"{ex.name}.{k}.in."
-            inputs = {key[len(prefix):]: v for key, v in self.arrays.items() if key.startswith(prefix)}
+            inputs = {key[len(prefix):]: _scalar(v, dims) for key, v in self.arrays.items()
+                      if key.startswith(prefix)}
             self.cases.append((dims, inputs))
 
     def _case(self, inputs) -> int:

@@ -34,17 +34,9 @@ def run_checks(ex, chapter, student) -> list[checks.CheckResult]:
         def forward_ok():
             return checks.value_check(ex.forward, "values", student, fwd_public.cases,
                                       fwd_public.expected).passed
-    results = [checks.value_check(ex, "values", student, regular, public.expected,
-                                  public.mistakes, forward_ok)]
-    if edge:
-        results.append(checks.value_check(ex, "edges", student, edge, public.expected,
-                                          public.mistakes, forward_ok))
-    if "gradcheck" in ex.points:
-        grad_inputs = ex.make_inputs(ex.grad_dims, fixtures.PUBLIC_SEED)
-        results.append(checks.grad_check(ex, student, ex.grad_dims, grad_inputs))
-    if "no_modify" in ex.points:
-        results.append(checks.no_modify_check(ex, student, *cases[0]))
-    return results
+    grad_inputs = ex.make_inputs(ex.grad_dims, fixtures.PUBLIC_SEED) if ex.grad_dims else None
+    plan = checks.Plan(regular, edge, public.expected, public.mistakes, forward_ok, grad_inputs)
+    return checks.run_plan(ex, student, plan)
 
 
 def table(ex, results: list[checks.CheckResult]) -> str:

@@ -191,7 +191,10 @@ orthogonal = Exercise(
 # -- 2.3 lstm_param_count ---------------------------------------------------------------------
 
 def _count_inputs(d, seed):
-    return {"input_dim": d["D"], "units": d["H"]}
+    # the docstring says int: Python ints, and numpy ints in the cases marked "np" (a
+    # shape read from an array, X.shape[1], is one)
+    as_int = np.int64 if d.get("np") else int
+    return {"input_dim": as_int(d["D"]), "units": as_int(d["H"])}
 
 
 def _count(D, H, gates=4, biases=1, recurrent=True):
@@ -201,9 +204,10 @@ def _count(D, H, gates=4, biases=1, recurrent=True):
 lstm_param_count = Exercise(
     name="lstm_param_count", number="2.3", args=(Arg("input_dim", ""), Arg("units", "")),
     returns=("count",), axes={"count": ""}, points={"values": 7, "edges": 3}, tol=0.0,
-    inputs_fn=_count_inputs,
-    hidden_dims=({"D": 32, "H": 64}, {"D": 100, "H": 7}, {"D": 3, "H": 250}),
-    edge_dims=({"D": 1, "H": 1}, {"D": 1, "H": 5}), public_dims=({"D": 32, "H": 64}, {"D": 1, "H": 1}),
+    integers=("count",), inputs_fn=_count_inputs,
+    hidden_dims=({"D": 32, "H": 64}, {"D": 100, "H": 7, "np": 1}, {"D": 3, "H": 250}),
+    edge_dims=({"D": 1, "H": 1}, {"D": 1, "H": 5, "np": 1}),
+    public_dims=({"D": 32, "H": 64}, {"D": 1, "H": 1, "np": 1}),
     mistakes={
         "one set of weights counted, not four (i, f, g, o each have their own)":
             lambda ref, i: _count(i["input_dim"], i["units"], gates=1),

@@ -1,0 +1,103 @@
+"""Tests for autograder/checks.py: the check plan shared by check() and the grader."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder import check
+from autograder.grade import grade_notebook
+from autograder.selfcheck import CheckFailed
+
+# CS231n's rnn_layers.py template: each body assigns None and returns it.
+CS231N_TEMPLATE = {
+    "rnn_step_forward": """
+        def rnn_step_forward(x, prev_h, Wx, Wh, b):
+            next_h, cache = None, None
+            return next_h, cache
+        """,
+    "rnn_forward": """
+        def rnn_forward(x, h0, Wx, Wh, b):
+            h, cache = None, None
+            return h, cache
+        """,
+    "rnn_step_backward": """
+        def rnn_step_backward(dnext_h, cache):
+            dx, dprev_h, dWx, dWh, db = None, None, None, None, None
+            return dx, dprev_h, dWx, dWh, db
+        """,
+    "rnn_backward": """
+        def rnn_backward(dh, cache):
+            dx, dh0, dWx, dWh, db = None, None, None, None, None
+            return dx, dh0, dWx, dWh, db
+        """,
+}
+
+
+def test_cs231n_template_scores_zero(make_notebook):
+    """Does a template that returns None everywhere get no points, "inputs unchanged" included?"""
+    graded = grade_notebook(make_notebook(CS231N_TEMPLATE))
+    assert graded.score == 0
+    no_modify = [r for r in graded.results if r.check == "no_modify"]
+    assert len(no_modify) == 4
+    assert all("not scored" in r.message and "right kind and shape" in r.message for r in no_modify)
+
+
+def test_wrong_values_of_the_right_shape_still_earn_inputs_unchanged(make_notebook):
+    """An answer of the right shape (wrong values) is an answer: its inputs-unchanged points stay."""
+    graded = grade_notebook(make_notebook({"rnn_step_forward": """
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            return np.tanh(x @ Wx + h_prev @ Wh + 2 * b), None
+        """}))
+    r = next(r for r in graded.results if r.exercise == "rnn_step_forward" and r.check == "no_modify")
+    assert r.passed and r.score == 2
+    assert graded.exercise_score("rnn_step_forward") == 2
+
+
+def test_cs231n_template_scores_zero_in_the_self_check_too(capsys):
+    def rnn_step_forward(x, prev_h, Wx, Wh, b):
+        next_h, cache = None, None
+        return next_h, cache
+    with pytest.raises(CheckFailed):
+        check(rnn_step_forward)
+    out = capsys.readouterr().out
+    assert "0/10 points" in out and "not scored" in out
+
+
+# -- types as the docstring says (lstm_param_count: "a Python int") ---------------------
+
+def _count_variants():
+    def python_int(input_dim, units):
+        return int(4 * (input_dim * units + units * units + units))
+
+    def numpy_int(input_dim, units):
+        return np.int64(4) * (np.int64(input_dim) * units + units * units + units)
+
+    def plain_arithmetic(input_dim, units):
+        D, H = input_dim, units
+        return 4 * (D * H + H * H + H)
+    return [python_int, numpy_int, plain_arithmetic]
+
+
+@pytest.mark.parametrize("fn", _count_variants(), ids=lambda f: f.__name__)
+def test_param_count_accepts_python_and_numpy_ints(fn, capsys):
+    fn.__name__ = "lstm_param_count"
+    check(fn)
+    assert "10/10 points" in capsys.readouterr().out
+
+
+def test_param_count_refuses_a_float_and_says_why(capsys):
+    def lstm_param_count(input_dim, units):
+        return 4.0 * units * (input_dim + units + 1)
+    with pytest.raises(CheckFailed):
+        check(lstm_param_count)
+    out = capsys.readouterr().out
+    assert "count should be an int, as the docstring says; got the float 24832.0" in out
+    assert "numpy array" not in out   # no message contradicts the docstring
+
+
+def test_param_count_gets_python_and_numpy_ints_in_hidden_cases():
+    """The docstring says int: the grader passes both kinds (a shape read from an array is
+    a numpy int), so a solution that only works for one loses points."""
+    from autograder.exercises.lstm_interface import lstm_param_count as ex
+    kinds = {type(ex.make_inputs(d, 0)["units"]) for d in ex.hidden_dims + ex.edge_dims}
+    assert kinds == {int, np.int64}
