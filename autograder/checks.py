@@ -13,6 +13,7 @@ the outputs of known-wrong implementations, so feedback can name the likely bug.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -57,17 +58,39 @@ Oracle = Callable[[Exercise, dict], dict]
 MistakeBook = Callable[[Exercise, dict], dict]
 
 
+_FRAME = re.compile(r'File "<cell (\d+)>", line (\d+), in (\S+)')
+
+
+def raised_in(trace: str) -> tuple[str, str, str] | None:
+    """(function, cell, line) of the innermost frame of the student's code in a traceback."""
+    frames = _FRAME.findall(trace or "")
+    if not frames:
+        return None
+    cell, line, fn = frames[-1]
+    return fn, cell, line
+
+
 def explain_error(e: StudentError, fn: str) -> str:
     if isinstance(e, NotDefined):
         return e.message
-    if e.kind == "NotImplementedError":
-        return f"{fn} is not implemented yet (it still raises NotImplementedError)"
     if isinstance(e, StudentTimeout):
         return f"{fn} {e.message}"
     if e.kind == "Crash":
         return f"{fn} crashed: {e.message}"
+    where = raised_in(e.trace)
+    inner = where[0] if where and where[0] not in ("<module>", "<lambda>") else None
+    at = f" (cell {where[1]}, line {where[2]})" if where else ""
+    if e.kind == "NotImplementedError":
+        if inner and inner != fn and inner not in ("__init__", "__call__"):
+            return (f"{fn} calls your {inner}, which is not implemented yet (it raises "
+                    f"NotImplementedError{at}): fix that first")
+        return f"{fn} is not implemented yet (it still raises NotImplementedError{at})"
     trace = f"\n{e.trace.rstrip()}" if e.trace else ""
-    return f"{fn} raised {e.kind}: {e.message}{trace}"
+    place = ""
+    if where:
+        place = (f"\nraised in your {inner}, cell {where[1]}, line {where[2]}" if inner and inner != fn
+                 else f"\nraised at cell {where[1]}, line {where[2]}")
+    return f"{fn} raised {e.kind}: {e.message}{place}{trace}"
 
 
 def _compare_outputs(ex: Exercise, outputs: dict, expected: dict, dims: dict):

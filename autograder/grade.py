@@ -20,12 +20,14 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import checks, report
+from autograder import cascade, checks, report
 from autograder.checks import CheckResult
 from autograder.exercise import Exercise, run
-from autograder.exercises import CHAPTERS, chapter_named
+from autograder.exercises import CHAPTERS, chapter_named, find
+from autograder.fixtures import PUBLIC_SEED
 from autograder.notebook import NotebookError, Program, load_program
 from autograder.reference import reference
+from autograder.selfcheck import public_plan
 from autograder.sandbox import SECRET_PATHS, Limits, Sandbox, StudentError, Zygote
 
 
@@ -92,7 +94,8 @@ def _all_zero(ex: Exercise, status: str, message: str) -> list[CheckResult]:
 
 
 def _missing_message(ex: Exercise, program: Program) -> str:
-    near = difflib.get_close_matches(ex.name, list(program.defined), n=1, cutoff=0.7)
+    near = difflib.get_close_matches(ex.name, list(program.defined) + list(program.unrun), n=1,
+                                     cutoff=0.7)
     msg = f"`{ex.name}` is not defined in the notebook"
     if near:
         msg += (f"; {program.where(near[0])} defines `{near[0]}`: was it renamed? The grader "
@@ -140,10 +143,12 @@ class NotebookProcess:
 
 
 def grade_exercise(ex: Exercise, program: Program, ref, digest: str, forward_ok: bool | None,
-                   timed_out: set[str], process: NotebookProcess) -> tuple[list[CheckResult], str]:
+                   timed_out: set[str], process: NotebookProcess,
+                   chapter=None) -> tuple[list[CheckResult], str]:
     """All checks of one exercise, in the notebook's student process; returns (results,
     printed output). The exercise's name is added to `timed_out` when its regular hidden
-    cases ran out of time."""
+    cases ran out of time. With `chapter` given, the cases are the chapter's public ones
+    (those check() runs in the notebook) instead of hidden ones."""
     if ex.forward is not None and ex.forward.name in timed_out:
         # its checks would each wait for the same endless forward again
         return _all_zero(ex, "error", f"not run: {ex.name} is graded with the cache of your "
@@ -181,10 +186,15 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, forward_ok:
         return verdict["forward"]
 
     if ex.checks_fn is not None:   # property checks (e.g. an initialiser's statistics)
-        return ex.checks_fn(ex, sandbox, seed), sandbox.take_output()
-    plan = checks.Plan(hidden, edges, expected, _mistake_book(ref), forward_passes,
-                       ex.make_inputs(ex.grad_dims, GRADCHECK_SEED) if ex.grad_dims else None,
-                       ref, FINITE_DIFFERENCES)
+        return ex.checks_fn(ex, sandbox, PUBLIC_SEED if chapter else seed), sandbox.take_output()
+    if chapter is not None:
+        plan = public_plan(ex, chapter, sandbox, ref, FINITE_DIFFERENCES)
+        if forward_ok is not None:
+            plan.forward_ok = lambda: forward_ok
+    else:
+        plan = checks.Plan(hidden, edges, expected, _mistake_book(ref), forward_passes,
+                           ex.make_inputs(ex.grad_dims, GRADCHECK_SEED) if ex.grad_dims else None,
+                           ref, FINITE_DIFFERENCES)
 
     def interrupted(done: list[CheckResult]) -> str | None:
         if sandbox.timeouts == timeouts_before:
@@ -199,8 +209,10 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, forward_ok:
 
 
 def grade_notebook(path: Path | str, key: str | None = None, chapter: str | None = None,
-                   limits: Limits | None = None, root: Path | str | None = None) -> Graded:
-    """Grade one notebook. Never raises for anything the student did."""
+                   limits: Limits | None = None, root: Path | str | None = None,
+                   public: bool = False) -> Graded:
+    """Grade one notebook. Never raises for anything the student did. `public`: on the
+    public cases check() uses in the notebook (to test that both agree), not hidden ones."""
     path = Path(path)
     start = time.monotonic()
     Zygote.get()   # the fork server starts (imports numpy) while we read the notebook
@@ -234,16 +246,48 @@ def grade_notebook(path: Path | str, key: str | None = None, chapter: str | None
         for ex in graded.chapter.EXERCISES:
             forward_ok = passed_values.get(ex.forward.name) if ex.forward else None
             results, printed = grade_exercise(ex, program, ref, graded.sha256, forward_ok,
-                                              timed_out, process)
+                                              timed_out, process,
+                                              graded.chapter if public else None)
             passed_values[ex.name] = all(r.passed for r in results if r.check in ("values", "edges"))
             graded.results += results
             if printed.strip():
                 outputs.append(f"--- while grading {ex.name} ---\n{printed.strip()[:2000]}")
+        point_at_causes(graded, program, process, root, public)
     finally:
         process.close()
     graded.output = "\n".join(outputs)
     graded.seconds = time.monotonic() - start
     return graded
+
+
+def point_at_causes(graded: Graded, program: Program, process: NotebookProcess, root,
+                    public: bool) -> None:
+    """Feedback of a failed exercise starts with the functions it depends on that fail their
+    own checks (see `cascade`). A function from another chapter (pasted code) is graded here
+    for that, once; its score does not count."""
+    chapter = graded.chapter
+    own = {ex.name: all(r.passed for r in graded.results if r.exercise == ex.name)
+           for ex in chapter.EXERCISES}
+    other: dict[str, bool] = {}
+
+    def fails(name: str) -> bool:
+        if name in own:
+            return not own[name]
+        if name not in other:
+            found = find(name, program.defined)
+            other[name] = False
+            if found is not None and name in program.defined:
+                ch, ex = found
+                results, _ = grade_exercise(ex, program, reference(ch, root), graded.sha256, None,
+                                            set(), process, ch if public else None)
+                other[name] = not all(r.passed for r in results)
+        return other[name]
+
+    forwards = cascade.forwards()
+    for ex in chapter.EXERCISES:
+        if not own[ex.name]:
+            cascade.add_notes([r for r in graded.results if r.exercise == ex.name],
+                              cascade.notes(ex.name, program.uses, forwards, fails))
 
 
 def find_notebooks(paths: list[str]) -> list[tuple[Path, str]]:

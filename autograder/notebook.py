@@ -2,10 +2,20 @@
 
 A notebook becomes a `Program`: for each code cell, its source with IPython syntax
 (`%magic`, `!shell`, `?help`) turned into plain Python, and the indices of the top-level
-statements the grader will run. Only definitions run: imports, functions, classes and
-simple constants. Top-level calls (checks, plots, demos) do not, so a slow or broken
-demo cell cannot cost a student points, and the grader does not depend on cell order
-beyond what a kernel run top to bottom would do (the last definition of a name wins).
+statements the grader will run. The rule (the chapters' Setup text states it too):
+
+    a top-level statement runs when it defines a name the graded functions need: the
+    exercise's own definitions, and whatever they use, transitively (helpers, lambdas,
+    constants however computed, decorators, default values, dicts of parameters, helper
+    classes, imports). Loops and bare expressions (checks, plots, prints) never run, nor
+    does anything the graded functions do not use (demos, training).
+
+So a slow or broken demo cell cannot cost a student points, and the grader does not
+depend on cell order beyond what a kernel run top to bottom would do (statements run in
+notebook order; the last definition of a name wins). A name the graded code needs that
+only a loop sets is reported. The notebook's check() builds its Program from the
+kernel's cell history with the same function (`program_from_cells`), so it runs exactly
+what the grader runs.
 """
 from __future__ import annotations
 
@@ -13,6 +23,7 @@ import ast
 import builtins
 import json
 import re
+import symtable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,10 +74,13 @@ def _kept_lines_only(source: str, body: list[ast.stmt], keep: list[int]) -> tupl
 class Program:
     cells: list[Cell] = field(default_factory=list)
     defined: dict[str, int] = field(default_factory=dict)   # name -> cell index (last wins)
+    unrun: dict[str, int] = field(default_factory=dict)     # names only demo code defines
+    # name -> the global names its kept definitions use (who calls whom, for feedback)
+    uses: dict[str, set[str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)       # messages for the student
 
     def where(self, name: str) -> str | None:
-        cell = self.defined.get(name)
+        cell = self.defined.get(name, self.unrun.get(name))
         return None if cell is None else f"cell {cell}"
 
 
@@ -135,54 +149,135 @@ def to_python(source: str) -> str:
         return source
 
 
-def _is_simple(node: ast.AST) -> bool:
-    """A constant-like expression: literals, names, attributes, and containers of them."""
-    if isinstance(node, (ast.Constant, ast.Name, ast.Attribute)):
-        return True
-    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return all(_is_simple(e) for e in node.elts)
-    if isinstance(node, ast.UnaryOp):
-        return _is_simple(node.operand)
-    if isinstance(node, ast.BinOp):
-        return _is_simple(node.left) and _is_simple(node.right)
-    if isinstance(node, ast.Dict):
-        return all(k is None or _is_simple(k) for k in node.keys) and all(map(_is_simple, node.values))
-    return False
+def _import_names(stmt: ast.stmt) -> list[str] | None:
+    """Names an import binds; None for imports the grader never runs (the course's own
+    package: check() is not needed in grading)."""
+    mods = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module or ""]
+    if any(m.split(".")[0] in COURSE_PACKAGES for m in mods):
+        return None
+    return [(a.asname or a.name).split(".")[0] for a in stmt.names]
 
 
-def _kept(stmt: ast.stmt) -> list[str] | None:
-    """Names a top-level statement defines, or None if the grader does not run it."""
-    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return [stmt.name]
-    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-        mods = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module or ""]
-        if any(m.split(".")[0] in COURSE_PACKAGES | DISPLAY_PACKAGES for m in mods):
-            return None
-        return [(a.asname or a.name).split(".")[0] for a in stmt.names]
-    if isinstance(stmt, ast.Assign) and _is_simple(stmt.value):
-        if all(isinstance(t, ast.Name) for t in stmt.targets):
-            return [t.id for t in stmt.targets]
-    if isinstance(stmt, ast.AnnAssign) and stmt.value is not None and _is_simple(stmt.value):
-        if isinstance(stmt.target, ast.Name):
-            return [stmt.target.id]
-    return None
+def _bound_in(nodes) -> set[str]:
+    """Top-level names bound by these statements (targets of assignments, `for`, `with ...
+    as`, imports, def and class names), not looking inside functions or classes."""
+    names = set()
+    todo = list(nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(_import_names(node) or ())
+            continue
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
+            base = node.value   # params["Wx"] = ..., Model.size = ...: changes params, Model
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                names.add(base.id)
+        elif isinstance(node, ast.NamedExpr):
+            names.add(node.target.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return names
 
 
-def load_program(path: Path) -> Program:
-    """Read a notebook (or a .py file) into the Program the sandbox will run."""
-    path = Path(path)
-    if path.suffix == ".py":
-        try:
-            cells = [(1, "code", path.read_text(encoding="utf-8", errors="replace"))]
-        except OSError as e:
-            raise NotebookError(f"could not read {path.name}: {e.strerror}") from None
-    else:
-        cells = read_cells(path)
+def _uses(stmt: ast.stmt) -> set[str]:
+    """The global names a statement reads when it runs or when what it defines is called:
+    names read at the top level (right-hand sides, decorators, defaults, base classes) and
+    the globals of every function, lambda and class body in it."""
+    try:
+        table = symtable.symtable(ast.unparse(stmt), "<cell>", "exec")
+    except (SyntaxError, ValueError, RecursionError):   # (unparse cannot fail on parsed code)
+        return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    used = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
+    todo = list(table.get_children())
+    while todo:
+        t = todo.pop()
+        used.update(s.get_name() for s in t.get_symbols() if s.is_global() and s.is_referenced())
+        todo.extend(t.get_children())
+    return used
+
+
+# Statement kinds the grader runs when they define a name the graded code needs. Loops are
+# never run (a training loop could take minutes), nor bare expressions (checks, plots, prints).
+RUN_KINDS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom,
+             ast.Assign, ast.AnnAssign, ast.AugAssign, ast.If, ast.Try, ast.With)
+LOOPS = (ast.For, ast.AsyncFor, ast.While)
+KIND_WORDS = {ast.For: "a `for` loop", ast.AsyncFor: "a `for` loop", ast.While: "a `while` loop",
+              ast.Expr: "an expression statement", ast.Delete: "a `del`"}
+
+
+@dataclass
+class _Stmt:
+    cell: int
+    k: int              # index in the cell's body
+    node: ast.stmt
+    defines: set[str]
+    runnable: bool
+    uses: set[str] | None = None
+
+
+def exercise_names() -> set[str]:
+    """What the grader calls: every exercise of every chapter (the graded functions)."""
+    from autograder.exercises import all_names   # (they import this module's package)
+    return set(all_names())
+
+
+def select(stmts: list[_Stmt], roots: set[str]) -> tuple[set[int], list[str]]:
+    """The statements to run: those that define a name the graded code needs, where the
+    graded code is `roots` and, transitively, every kept statement; and a message for each
+    needed name that only a statement the grader does not run defines."""
+    by_name: dict[str, list[int]] = {}
+    for j, st in enumerate(stmts):
+        for n in st.defines:
+            by_name.setdefault(n, []).append(j)
+    keep, needed, todo = set(), set(), list(roots)
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        for j in by_name.get(name, ()):
+            st = stmts[j]
+            if j in keep or not st.runnable:
+                continue
+            keep.add(j)
+            if st.uses is None:
+                st.uses = _uses(st.node)
+            todo.extend(st.uses - needed)
+    problems = []
+    for name in sorted(needed - set(dir(builtins))):
+        js = by_name.get(name, [])
+        if js and not any(j in keep for j in js):
+            st = stmts[js[-1]]
+            kind = KIND_WORDS.get(type(st.node), f"a `{type(st.node).__name__}` statement")
+            problems.append(
+                f"`{name}` is used by your functions but is set only by {kind} in cell "
+                f"{st.cell} (line {st.node.lineno}), which the grader and check() do not run "
+                "(they run definitions, not loops or demo code): set it with a plain "
+                "assignment at the top level of a cell, or inside the function")
+    return keep, problems
+
+
+EVERY_FUNCTION = "every function"
+
+
+def program_from_cells(cells: list[tuple[int, str, str]], roots: set[str] | str | None = None) -> Program:
+    """The Program of (index, cell_type, source) cells: see the module's docstring. The
+    notebook's self-check builds it from the kernel's history with this same function.
+    `roots`: the graded names (default: every exercise of the book), or EVERY_FUNCTION
+    (every top-level function and class, and what they use)."""
     prog = Program()
-    known = set(dir(builtins))   # names a kept constant may use: builtins and earlier definitions
     code_cells = [c for c in cells if c[1] == "code"]
     if not code_cells:
         prog.problems.append("The notebook has no code cells.")
+    parsed, stmts = [], []
     for index, _, source in code_cells:
         try:   # plain Python (most cells): parsed once
             py, tree = source, ast.parse(source)
@@ -195,26 +290,56 @@ def load_program(path: Path) -> Program:
             prog.problems.append(f"Cell {index} has a syntax error at {where} ({e.msg}); "
                                  "the grader skipped that cell.")
             continue
-        keep = []
-        for k, stmt in enumerate(tree.body):
-            names = _kept(stmt)
-            if names is not None and isinstance(stmt, (ast.Assign, ast.AnnAssign)) and not all(
-                    n.id in known for n in ast.walk(stmt.value) if isinstance(n, ast.Name)):
-                names = None  # a constant built from demo values the grader does not compute
-            if names is not None:
-                known.update(names)
-                keep.append(k)
-                for n in names:
-                    prog.defined[n] = index
-        if keep:
-            prog.cells.append(Cell(index, py, keep, _kept_lines_only(py, tree.body, keep)))
+        parsed.append((index, py, tree))
+        for k, node in enumerate(tree.body):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and _import_names(node) is None:
+                continue
+            star = isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
+            defines = {"*"} if star else _bound_in([node])
+            stmts.append(_Stmt(index, k, node, defines, isinstance(node, RUN_KINDS)))
+    if roots is None:
+        roots = exercise_names()
+    elif roots == EVERY_FUNCTION:   # the instructor's notebook: its helpers are used too
+        roots = exercise_names() | {st.node.name for st in stmts if isinstance(
+            st.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    # a star import may define anything: it always runs
+    keep, unrun_problems = select(stmts, roots | {"*"})
+    prog.problems += unrun_problems
+    for j, st in enumerate(stmts):
+        if j in keep:
+            for n in st.defines - {"*"}:
+                prog.defined[n] = st.cell
+                prog.uses.setdefault(n, set()).update(st.uses or ())
+        else:
+            for n in st.defines - {"*"}:
+                prog.unrun.setdefault(n, st.cell)
+    kept_by_cell: dict[int, list[int]] = {}
+    for j in sorted(keep):
+        kept_by_cell.setdefault(stmts[j].cell, []).append(stmts[j].k)
+    for index, py, tree in parsed:
+        keep_here = sorted(kept_by_cell.get(index, ()))
+        if keep_here:
+            prog.cells.append(Cell(index, py, keep_here, _kept_lines_only(py, tree.body, keep_here)))
     return prog
+
+
+def load_program(path: Path, roots: set[str] | str | None = None) -> Program:
+    """Read a notebook (or a .py file) into the Program the sandbox will run."""
+    path = Path(path)
+    if path.suffix == ".py":
+        try:
+            cells = [(1, "code", path.read_text(encoding="utf-8", errors="replace"))]
+        except OSError as e:
+            raise NotebookError(f"could not read {path.name}: {e.strerror}") from None
+    else:
+        cells = read_cells(path)
+    return program_from_cells(cells, roots)
 
 
 def source_of(path: Path, name: str) -> str | None:
     """The source text of the last top-level definition of `name` (for feedback)."""
     try:
-        prog = load_program(path)
+        prog = load_program(path, exercise_names() | {name})
     except NotebookError:
         return None
     for cell in reversed(prog.cells):

@@ -1,7 +1,8 @@
 """The reference solutions: the functions of solutions/NN_name.ipynb, run in-process.
 
 The instructor's notebook is trusted, so it runs here, not in a sandbox. Only its
-definitions run (the same selection the grader makes for students: `notebook`).
+definitions run (the grader's selection for students, `notebook`, with every function
+of the notebook as a graded one: its helpers are used by scripts and mistakes too).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class ReferenceMissing(Exception):
 @lru_cache(maxsize=16)
 def _load(path: str, stamp: tuple) -> dict:
     """Load once per version of the file (`stamp`: modification time and size)."""
-    program = notebook.load_program(Path(path))
+    program = notebook.load_program(Path(path), notebook.EVERY_FUNCTION)
     namespace = {"__name__": "reference", "__builtins__": builtins}
     problems = child.load([(c.index, c.source, c.keep) for c in program.cells], namespace)
     # a plotting import may fail on a grading machine without matplotlib: that is fine

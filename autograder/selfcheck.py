@@ -8,9 +8,11 @@ first broken exercise. The grader runs the same checks on hidden cases.
 """
 from __future__ import annotations
 
+import builtins
 import inspect
 
-from autograder import checks, fixtures
+from autograder import cascade, checks, fixtures
+from autograder.notebook import program_from_cells
 from autograder.exercise import LocalStudent
 from autograder.exercises import all_names, chapter_of, find
 
@@ -21,22 +23,30 @@ class CheckFailed(AssertionError):
     """A self-check found a problem (the table above it says which)."""
 
 
-def run_checks(ex, chapter, student) -> list[checks.CheckResult]:
-    if ex.checks_fn is not None:  # property checks need no stored answers
-        return ex.checks_fn(ex, student, fixtures.PUBLIC_SEED)
+def public_plan(ex, chapter, student, reference=None, memo=None) -> checks.Plan:
+    """The plan of `ex` on its stored public cases: what check() runs, and what the grader
+    runs with `public=True` (with its reference for the gradient check)."""
     public = fixtures.Public(chapter, ex)
     cases = public.cases
-    regular, edge = cases[:1], cases[1:]
     forward_ok = None
     if ex.forward is not None:
         fwd_public = fixtures.Public(chapter_of(ex.forward) or chapter, ex.forward)
+        verdict = {}
 
         def forward_ok():
-            return checks.value_check(ex.forward, "values", student, fwd_public.cases,
-                                      fwd_public.expected).passed
+            if "ok" not in verdict:
+                verdict["ok"] = checks.value_check(ex.forward, "values", student, fwd_public.cases,
+                                                   fwd_public.expected).passed
+            return verdict["ok"]
     grad_inputs = ex.make_inputs(ex.grad_dims, fixtures.PUBLIC_SEED) if ex.grad_dims else None
-    plan = checks.Plan(regular, edge, public.expected, public.mistakes, forward_ok, grad_inputs)
-    return checks.run_plan(ex, student, plan)
+    return checks.Plan(cases[:1], cases[1:], public.expected, public.mistakes, forward_ok,
+                       grad_inputs, reference, memo)
+
+
+def run_checks(ex, chapter, student) -> list[checks.CheckResult]:
+    if ex.checks_fn is not None:  # property checks need no stored answers
+        return ex.checks_fn(ex, student, fixtures.PUBLIC_SEED)
+    return checks.run_plan(ex, student, public_plan(ex, chapter, student))
 
 
 def table(ex, results: list[checks.CheckResult]) -> str:
@@ -58,24 +68,80 @@ def table(ex, results: list[checks.CheckResult]) -> str:
     return "\n".join(lines)
 
 
+def kernel_history() -> list[tuple[int, str, str]] | None:
+    """The cells this kernel has run, in order, as (execution count, "code", source);
+    None outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "history_manager"):
+        return None
+    raw = shell.history_manager.input_hist_raw
+    return [(k, "code", src) for k, src in enumerate(raw) if k and isinstance(src, str)]
+
+
+def as_the_grader_loads(cells: list[tuple[int, str, str]]) -> tuple[dict, list[str]]:
+    """Run `cells` exactly as the grader runs a notebook: the same selection of statements
+    (notebook.program_from_cells) and the same loader (child.load), in a fresh namespace.
+    Returns (namespace, messages for the student)."""
+    from autograder.child import load   # (the student process's loader, run here)
+    program = program_from_cells(cells)
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    problems = program.problems + load([c.runnable() for c in program.cells], namespace)
+    return namespace, problems, program
+
+
+def cascade_notes(ex, student, namespace: dict, uses: dict) -> list[str]:
+    """The grader's pointers at failing functions `ex` depends on (see `cascade`)."""
+    verdicts: dict[str, bool] = {}
+
+    def fails(name: str) -> bool:
+        if name not in verdicts:
+            found = find(name, namespace)
+            verdicts[name] = False
+            if found is not None and name in namespace:
+                chapter, other = found
+                verdicts[name] = not all(r.passed for r in run_checks(other, chapter, student))
+        return verdicts[name]
+    return cascade.notes(ex.name, uses, cascade.forwards(), fails)
+
+
 def check(fn, *helpers):
     """Check your exercise function, e.g. `check(rnn_forward)`.
 
-    Backward exercises are checked with the cache of your own forward: pass it too,
-    `check(rnn_backward, rnn_forward)` (otherwise it is looked up in the notebook)."""
+    In a notebook, your definitions are loaded again from the cells you have run, by the
+    grader's own rule (see the Setup section), so what passes here passes in the grader.
+    Backward exercises are checked with the cache of your own forward, found the same way."""
     __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in tracebacks)
     name = getattr(fn, "__name__", None)
     caller = inspect.currentframe().f_back
     while caller is not None and str(caller.f_globals.get("__name__", "")).startswith("autograder"):
         caller = caller.f_back   # skip autograder.check, the lazy wrapper
-    namespace = dict(caller.f_globals) if caller is not None else {}
+    history = kernel_history()
+    problems: list[str] = []
+    uses: dict = {}
+    if history is not None and name:
+        namespace, problems, program = as_the_grader_loads(history)
+        uses = program.uses
+    else:   # plain Python (a script, a test): the caller's definitions as they are
+        namespace = dict(caller.f_globals) if caller is not None else {}
+        namespace.update({f.__name__: f for f in (fn, *helpers) if hasattr(f, "__name__")})
     found = find(name, namespace) if name else None
     if found is None:
         raise CheckFailed(f"check() needs one of the exercise functions ({', '.join(all_names())}); "
                           f"got {name or repr(fn)}")
     chapter, ex = found
-    namespace.update({f.__name__: f for f in (fn, *helpers) if hasattr(f, "__name__")})
-    results = run_checks(ex, chapter, LocalStudent(namespace))
+    for p in problems:   # what the grader will say about the notebook too
+        print(f"Note (the grader will say this too): {p}")
+    if history is not None and name not in namespace:
+        raise CheckFailed(f"`{name}` is not defined by a top-level `def` (or class) the grader "
+                          "runs: define it in a cell of its own, at the top level")
+    student = LocalStudent(namespace)
+    results = run_checks(ex, chapter, student)
+    if not all(r.passed for r in results):
+        cascade.add_notes(results, cascade_notes(ex, student, namespace, uses))
     print(table(ex, results))
     failed = [r.check for r in results if not r.passed]
     if failed:

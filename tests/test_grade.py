@@ -409,10 +409,25 @@ def test_slow_definition_at_load_time_is_reported(make_notebook, starts):
         import time
         def stall(seconds=time.sleep(60)):
             pass
+        _mine = rnn_step_forward
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):   # uses stall: the grader defines it
+            stall()
+            return _mine(x, h_prev, Wx, Wh, b)
         """]), limits=Limits(load_seconds=1.0))
     assert graded.score == 0
     assert all("could not be loaded" in r.message for r in graded.results)
     assert starts[0] == 1   # it would not load any better for the next exercise
+
+
+def test_a_slow_demo_value_nothing_graded_uses_is_not_run(make_notebook):
+    """A training run at the top level costs nothing when no graded function uses it."""
+    graded = grade_notebook(make_notebook(extra_cells=["""
+        import time
+        def stall(seconds=time.sleep(60)):
+            pass
+        losses = [time.sleep(60)]
+        """]), limits=Limits(load_seconds=1.0))
+    assert graded.score == FULL and not graded.problems, feedback(graded)
 
 
 def test_demo_cells_with_loops_and_magics_do_not_matter(make_notebook):

@@ -1,4 +1,5 @@
 """Tests for autograder/sandbox.py (+ child.py, zygote.py): running student code in a limited process."""
+import ast
 import dataclasses
 import json
 import os
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.notebook import load_program
+from autograder.notebook import _bound_in, load_program
 from autograder.sandbox import (Limits, NotDefined, Sandbox, StudentCrashed, StudentError,
                                 StudentTimeout)
 
@@ -82,7 +83,7 @@ LIMITS = Limits(call_seconds=1.0, memory_bytes=512 << 20)
 def program(tmp_path_factory):
     path = tmp_path_factory.mktemp("student") / "student.py"
     path.write_text(STUDENT)
-    return load_program(path)
+    return load_program(path, _bound_in(ast.parse(STUDENT).body))   # everything it defines
 
 
 @pytest.fixture
@@ -116,7 +117,7 @@ def test_exception_becomes_student_error(tmp_path):
              {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
               "source": "def boom(d):\n    key = 'missing'\n    return d[key]\n"}]
     nb.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    with Sandbox(load_program(nb), LIMITS) as sb:
+    with Sandbox(load_program(nb, {"boom"}), LIMITS) as sb:
         with pytest.raises(StudentError) as err:
             sb.call("boom", {"present": 1})
         assert sb.call("boom", {"missing": 7}) == 7   # the process survived

@@ -36,7 +36,7 @@ import pytest
 
 from autograder.exercises import rnn_review
 from autograder.grade import grade_notebook, main_grade
-from autograder.notebook import load_program
+from autograder.notebook import exercise_names, load_program
 from autograder.sandbox import NOBODY, Limits, Sandbox, Zygote
 from conftest import SOLUTION, write_notebook
 
@@ -353,7 +353,7 @@ def repo_snapshot():
 def probe(tmp_path: Path, source: str, name: str, *args, limits: Limits = FAST):
     """Run one helper function in a real sandbox and return what it returns."""
     path = write_notebook(tmp_path / f"probe_{uuid.uuid4().hex[:8]}.ipynb", extra_cells=[source])
-    with Sandbox(load_program(path), limits) as sandbox:
+    with Sandbox(load_program(path, exercise_names() | {name}), limits) as sandbox:
         return sandbox.call(name, *args)
 
 
@@ -821,7 +821,8 @@ def test_infinite_loop_times_out(how, tmp_path, honest, strays):
 def test_infinite_loop_at_load_time(tmp_path, honest, strays, track_sandboxes):
     """Attack 10b: a class body that writes a file into its scratch dir, then never ends (at load)."""
     start = time.monotonic()
-    graded = grade(tmp_path, zero_backward(before="""
+    graded = grade(tmp_path, zero_backward("_Forever  # (used: so the grader runs its class)",
+                                           guard=False, before="""
         class _Forever:
             open("left-behind.bin", "wb").write(b"x" * 1000)
             while True:
@@ -947,7 +948,15 @@ def test_returned_objects_that_lie(liar, tmp_path, honest):
     before, value = LIARS[liar]
     replace = no_bias(before=[TO_GRADER, before],
                       ret=f"({value} if _to_grader() else h_next)")
-    assert_honest(grade(tmp_path, replace), honest["no_bias"])
+    expected = dict(honest["no_bias"])
+    if liar in NOT_AN_ANSWER:   # never an array: "inputs unchanged" is not scored either
+        expected["rnn_step_forward"] -= rnn_review.rnn_step_forward.points["no_modify"]
+    assert_honest(grade(tmp_path, replace), expected)
+
+
+NOT_AN_ANSWER = {"object whose __array__ computes the right answer lazily",
+                 "dict pretending to be an array (and a wire node)",
+                 "nested lists holding the right values"}
 
 
 # == 13. pickling tricks on the way back =====================================================
