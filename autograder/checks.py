@@ -93,7 +93,18 @@ def explain_error(e: StudentError, fn: str) -> str:
     return f"{fn} raised {e.kind}: {e.message}{place}{trace}"
 
 
-def _compare_outputs(ex: Exercise, outputs: dict, expected: dict, dims: dict):
+BLOCKS = {"G": ("i", "f", "g", "o"), "K": ("r", "z", "n")}
+
+
+def gate_blocks(ex: Exercise) -> tuple[str, ...]:
+    """The gate blocks of the exercise's fused axis (G = 4H: i, f, g, o; K = 3H: r, z, n)."""
+    if ex.blocks is not None:
+        return ex.blocks
+    letters = "".join(ex.axes.values())
+    return next((names for letter, names in BLOCKS.items() if letter in letters), ())
+
+
+def _compare_outputs(ex: Exercise, outputs: dict, expected: dict, dims: dict, reveal: bool = True):
     """Return (worst error, list of (name, Verdict) that failed)."""
     worst, failed = 0.0, []
     for name in (n for n in expected if n in ex.axes):   # not the cache
@@ -102,7 +113,8 @@ def _compare_outputs(ex: Exercise, outputs: dict, expected: dict, dims: dict):
             worst = np.inf
             continue
         v = compare.compare(outputs[name], np.asarray(expected[name], dtype=np.float64), name,
-                            ex.tol, ex.axes.get(name, ""), integer=name in ex.integers)
+                            ex.tol, ex.axes.get(name, ""), integer=name in ex.integers,
+                            reveal=reveal, blocks=gate_blocks(ex))
         worst = max(worst, v.error)
         if not v.ok:
             failed.append((name, v))
@@ -123,11 +135,19 @@ def _same_as(a, b) -> bool:
 
 
 def _hint(ex: Exercise, outputs: dict, inputs: dict, mistakes: MistakeBook | None,
-          expected: dict | None = None) -> str:
+          expected: dict | None = None, failed: set[str] = frozenset()) -> str:
+    """The known mistakes whose outputs the student's match. A mistake about some outputs
+    about one or a few outputs ("dh0 is not returned": at most half of them) is named only
+    when every other output is right; a mistake that leaves out outputs whose value it
+    cannot tell (most of them given) is named as before."""
     if mistakes is None:
         return ""
     matches = []
+    compared = {n for n in ex.axes if expected is None or n in expected}
     for hint, wrong in mistakes(ex, inputs).items():
+        about = set(wrong) & compared
+        if 2 * len(about) <= len(compared) and failed - about:
+            continue   # an output the mistake does not touch is wrong too: not (only) this
         if expected is not None and all(_same_as(wrong[n], expected[n]) for n in ex.axes
                                         if n in wrong and n in expected):
             continue   # on this case the mistake changes nothing it is compared on (T = 1)
@@ -145,13 +165,29 @@ def _hint(ex: Exercise, outputs: dict, inputs: dict, mistakes: MistakeBook | Non
                 break
         if same:
             matches.append(hint)
-    return f"; looks like: {' / '.join(matches)}" if matches else ""
+    return f"looks like: {' / '.join(matches)}" if matches else ""
+
+
+def wrap(text: str, width: int = 100) -> str:
+    """Long lines broken at "; " (the parts of one difference), continued indented."""
+    out = []
+    for line in text.split("\n"):
+        parts, current = line.split("; "), ""
+        for part in parts:
+            if current and len(current) + 2 + len(part) > width:
+                out.append(current + ";")
+                current = "    " + part
+            else:
+                current = f"{current}; {part}" if current else part
+        out.append(current)
+    return "\n  ".join(out)
 
 
 def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]],
                 expected: Oracle, mistakes: MistakeBook | None = None,
-                forward_ok: Callable[[], bool] | None = None) -> CheckResult:
-    """Compare outputs with the oracle on each (dims, inputs) case; credit per case."""
+                forward_ok: Callable[[], bool] | None = None, reveal: bool = True) -> CheckResult:
+    """Compare outputs with the oracle on each (dims, inputs) case; credit per case.
+    `reveal`: messages may quote expected values (public cases only)."""
     points = ex.points[check]
     passed, worst, notes, blocking, answered = 0, 0.0, [], None, False
     for dims, inputs in cases:
@@ -172,13 +208,15 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
             break
         truth = expected(ex, inputs)
         answered = answered or _well_formed(ex, outputs, truth)
-        err, failed = _compare_outputs(ex, outputs, truth, dims)
+        err, failed = _compare_outputs(ex, outputs, truth, dims, reveal)
         worst = max(worst, err)
         if not failed:
             passed += 1
             continue
-        msg = "; ".join(v.message for _, v in failed) + _hint(ex, outputs, inputs, mistakes, truth)
-        notes.append(f"[{label}] {msg}")
+        hint = _hint(ex, outputs, inputs, mistakes, truth, {n for n, _ in failed})
+        # one difference per line: several outputs in one line made 600-character lines
+        notes.append("\n  ".join([f"[{label}]"] + [wrap(v.message) for _, v in failed]
+                                 + ([wrap(hint)] if hint else [])))
     if passed < len(cases) and ex.forward is not None and forward_ok is not None and not forward_ok():
         # first: the three failing cases shown after it would otherwise hide it
         notes.insert(0, f"note: this uses the cache from your {ex.forward.name}, which fails "
@@ -293,7 +331,8 @@ def grad_check(ex: Exercise, student, dims: dict, inputs: dict, reference=None,
         floor = (FD_FLOOR if ex.loss_output is None else LOSS_FD_FLOOR) * largest
         for gname, aname in ex.grad_of.items():
             v = compare.compare(analytic[gname], numerics[gname], gname, FD_TOL, "".join(
-                a.axes for a in fwd.args if a.name == aname), floor=floor)
+                a.axes for a in fwd.args if a.name == aname), floor=floor,
+                reveal=reference is None, blocks=gate_blocks(ex))   # the grader's: hidden
             worst = max(worst, v.error)
             if not v.ok:
                 notes.append(f"{gname} vs finite differences: {v.message}")
@@ -326,6 +365,7 @@ class Plan:
     grad_inputs: dict | None = None     # the gradient check's point
     reference: object = None            # the grader's reference (finite differences of it)
     memo: dict | None = None
+    reveal: bool = True                 # messages may quote expected values (not hidden ones)
 
 
 def not_scored(r: CheckResult, why: str) -> CheckResult:
@@ -344,7 +384,8 @@ def run_plan(ex: Exercise, student, plan: Plan,
             continue
         if check in ("values", "edges"):
             cases = plan.regular if check == "values" else plan.edges
-            r = value_check(ex, check, student, cases, plan.expected, plan.mistakes, plan.forward_ok)
+            r = value_check(ex, check, student, cases, plan.expected, plan.mistakes, plan.forward_ok,
+                            plan.reveal)
         elif check == "gradcheck":
             r = grad_check(ex, student, ex.grad_dims, plan.grad_inputs, plan.reference, plan.memo)
         elif check == "no_modify":

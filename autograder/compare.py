@@ -75,8 +75,11 @@ def rel_errors(actual: np.ndarray, expected: np.ndarray, floor: float | None = N
 
 
 def compare(actual, expected: np.ndarray, name: str, tol: float, axes: str = "",
-            floor: float | None = None, integer: bool = False) -> Verdict:
-    """Is `actual` the expected array within `tol`? If not, say where and how."""
+            floor: float | None = None, integer: bool = False, reveal: bool = True,
+            blocks: tuple[str, ...] = ()) -> Verdict:
+    """Is `actual` the expected array within `tol`? If not, say where and how. `reveal`:
+    the message may quote expected values (public cases; never hidden ones). `blocks`:
+    the names of the gate blocks of a fused axis ("G" or "K" in `axes`)."""
     arr, problem = as_float_array(actual, name, expected.shape, axes, integer)
     if arr is None:
         return Verdict(False, np.inf, problem)
@@ -86,11 +89,22 @@ def compare(actual, expected: np.ndarray, name: str, tol: float, axes: str = "",
     worst = float(np.max(err))
     if worst <= tol:
         return Verdict(True, worst)
-    return Verdict(False, worst, describe(arr, expected, err, name, tol, axes))
+    with np.errstate(all="ignore"):   # (inf entries: told in the message)
+        message = describe(arr, expected, err, name, tol, axes, reveal, blocks)
+    dtype = getattr(actual, "dtype", None)
+    if not integer and dtype is not None and dtype != np.float64:
+        low = dtype.kind == "f" and dtype.itemsize < 8
+        close = float(np.max(rel_errors(arr, expected), initial=0)) < (1e-5 if low else 0.5)
+        message = (f"{name} has dtype {dtype}, not float64"
+                   + (f" (its values match to {dtype}'s precision only)" if low and close else
+                      " (integers: the values were rounded or truncated)" if dtype.kind in "iub" else "")
+                   + ": compute in float64 (an array made with a dtype, or an input cast?)\n" + message)
+    return Verdict(False, worst, message)
 
 
-def describe(a: np.ndarray, e: np.ndarray, err: np.ndarray, name: str, tol: float, axes: str) -> str:
-    """One or two sentences a student can act on."""
+def describe(a: np.ndarray, e: np.ndarray, err: np.ndarray, name: str, tol: float, axes: str,
+             reveal: bool = True, blocks: tuple[str, ...] = ()) -> str:
+    """A few sentences a student can act on, one per line."""
     bad = err > tol
     idx = np.unravel_index(int(np.argmax(err)), err.shape)
     parts = []
@@ -100,8 +114,10 @@ def describe(a: np.ndarray, e: np.ndarray, err: np.ndarray, name: str, tol: floa
         parts.append(f"{name} contains NaN or inf in {k} of {a.size} entries "
                      f"(first at {_fmt_index(name, first)})")
     else:
+        value = (f"got {a[idx]:.6g}, expected {e[idx]:.6g}" if reveal else
+                 f"got {a[idx]:.6g}, relative error {err[idx]:.2g}")
         parts.append(f"{int(bad.sum())} of {a.size} entries differ; worst at "
-                     f"{_fmt_index(name, idx)}: got {a[idx]:.6g}, expected {e[idx]:.6g}")
+                     f"{_fmt_index(name, idx)}: {value}")
     # which step of time is the first to differ (axis T), a strong hint for loop bugs
     if "T" in axes and len(axes) == a.ndim and a.shape[axes.index("T")] > 1:
         t_axis = axes.index("T")
@@ -111,8 +127,24 @@ def describe(a: np.ndarray, e: np.ndarray, err: np.ndarray, name: str, tol: floa
             parts.append(f"timesteps {_ranges(wrong)} differ, the others match")
         elif len(wrong):
             parts.append("every timestep differs")
+    parts.extend(_by_block(bad, axes, blocks, name))
     parts.extend(_patterns(a, e, tol))
     return "; ".join(parts)
+
+
+def _by_block(bad: np.ndarray, axes: str, blocks: tuple[str, ...], name: str) -> list[str]:
+    """Which gate blocks of a fused axis (i, f, g, o along 4H) hold the differences."""
+    fused = next((k for k, letter in enumerate(axes) if letter in "GK"), None)
+    if fused is None or len(blocks) < 2 or len(axes) != bad.ndim or bad.shape[fused] % len(blocks):
+        return []
+    per = np.split(bad, len(blocks), axis=fused)
+    wrong = [b for b, part in zip(blocks, per) if part.any()]
+    if not wrong or len(wrong) == len(blocks):
+        return []
+    right = [b for b in blocks if b not in wrong]
+    return [f"by gate block: the {', '.join(wrong)} block{'s' if len(wrong) > 1 else ''} of "
+            f"{name} differ{'' if len(wrong) > 1 else 's'}; {', '.join(right)} match"
+            f"{'es' if len(right) == 1 else ''}"]
 
 
 def _ranges(ts) -> str:

@@ -45,6 +45,8 @@ class Exercise:
     points: dict[str, float]       # check name -> points
     tol: float = 1e-7
     integers: tuple[str, ...] = ()  # returned values the docstring calls an int
+    # names of the gate blocks along a fused axis (G or K); None: i, f, g, o for G, r, z, n for K
+    blocks: tuple[str, ...] | None = None
     hidden_dims: tuple = ()        # dims of the randomized hidden cases
     edge_dims: tuple = ()          # N=1, T=1, H=1 and friends
     public_dims: tuple = ()        # the cases stored in the fixtures

@@ -194,7 +194,7 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, forward_ok:
     else:
         plan = checks.Plan(hidden, edges, expected, _mistake_book(ref), forward_passes,
                            ex.make_inputs(ex.grad_dims, GRADCHECK_SEED) if ex.grad_dims else None,
-                           ref, FINITE_DIFFERENCES)
+                           ref, FINITE_DIFFERENCES, reveal=False)
 
     def interrupted(done: list[CheckResult]) -> str | None:
         if sandbox.timeouts == timeouts_before:

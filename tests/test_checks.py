@@ -1,6 +1,9 @@
 """Tests for autograder/checks.py: the check plan shared by check() and the grader."""
 from __future__ import annotations
 
+import re
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -91,7 +94,7 @@ def test_param_count_refuses_a_float_and_says_why(capsys):
     with pytest.raises(CheckFailed):
         check(lstm_param_count)
     out = capsys.readouterr().out
-    assert "count should be an int, as the docstring says; got the float 24832.0" in out
+    assert "count should be an int, as the docstring says" in out and "got the float 24832.0" in out
     assert "numpy array" not in out   # no message contradicts the docstring
 
 
@@ -101,3 +104,53 @@ def test_param_count_gets_python_and_numpy_ints_in_hidden_cases():
     from autograder.exercises.lstm_interface import lstm_param_count as ex
     kinds = {type(ex.make_inputs(d, 0)["units"]) for d in ex.hidden_dims + ex.edge_dims}
     assert kinds == {int, np.int64}
+
+
+# -- hints: single-output mistakes, and what hidden-case feedback shows ------------------
+
+ZERO_BACKWARD = """
+    def rnn_backward(dh, cache):
+        x0, _, Wx, Wh, _ = cache[0]
+        N, T, H = dh.shape
+        return (np.zeros((N, T, x0.shape[1])), np.zeros((N, H)), np.zeros_like(Wx),
+                np.zeros_like(Wh), np.zeros(H))
+    """
+NO_DH0 = """
+    def rnn_backward(dh, cache):
+        dx, dh0, dWx, dWh, db = _solution_rnn_backward(dh, cache)
+        return dx, 0 * dh0, dWx, dWh, db
+    """
+
+
+def _with_solution_backward(replace):
+    return {"rnn_backward": "_solution_rnn_backward = rnn_backward\n" + replace}
+
+
+def test_a_hint_about_one_output_needs_the_others_to_match(make_notebook):
+    all_zero = grade_notebook(make_notebook({"rnn_backward": ZERO_BACKWARD}))
+    text = "\n".join(r.message for r in all_zero.results if r.exercise == "rnn_backward")
+    assert "dh0 is not returned" not in text
+    only_dh0 = grade_notebook(make_notebook(extra_cells=[
+        "_solution_rnn_backward = rnn_backward\n" + textwrap.dedent(NO_DH0)]))
+    text = "\n".join(r.message for r in only_dh0.results if r.exercise == "rnn_backward")
+    assert "looks like: dh0 is not returned (it is zeros)" in text
+
+
+def test_hidden_case_feedback_never_quotes_expected_values(make_notebook, capsys):
+    """README: feedback gives 'never the hidden cases' expected values'; check() quotes the
+    public ones."""
+    wrong = """
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            h_next = np.tanh(x @ Wx + h_prev @ Wh + 2 * b)
+            return h_next, (x, h_prev, Wx, Wh, h_next)
+        """
+    graded = grade_notebook(make_notebook({"rnn_step_forward": wrong}))
+    text = "\n".join(r.message for r in graded.results)
+    assert "differ" in text and not re.search(r"expected -?\d", text)
+
+    def rnn_step_forward(x, h_prev, Wx, Wh, b):
+        h_next = np.tanh(x @ Wx + h_prev @ Wh + 2 * b)
+        return h_next, None
+    with pytest.raises(CheckFailed):
+        check(rnn_step_forward)
+    assert re.search(r"expected -?\d", capsys.readouterr().out)

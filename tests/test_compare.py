@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from autograder.compare import compare, rel_errors
 
@@ -48,3 +49,42 @@ def test_patterns_sign_factor_zeros_nan():
     a[1, 2, 0] = np.nan
     v = compare(a, E, "h", 1e-7, "NTH")
     assert not v.ok and "NaN or inf in 1 of 30 entries (first at h[1, 2, 0])" in v.message
+
+
+# -- issue 13: sharper messages --------------------------------------------------------
+
+def test_a_float32_result_is_named_as_such():
+    """Is a float32 answer told by its dtype, not as 'got 0.0650703, expected 0.0650703'?"""
+    from autograder.compare import compare
+    e = np.random.default_rng(0).normal(size=(3, 4))
+    v = compare(e.astype(np.float32), e, "h", 1e-8, "NH")
+    assert not v.ok and v.message.startswith("h has dtype float32, not float64 (its values match "
+                                             "to float32's precision only)")
+
+
+def test_an_integer_result_is_named_as_such():
+    from autograder.compare import compare
+    e = np.random.default_rng(0).normal(size=(3, 4)) * 3
+    v = compare(e.astype(np.int64), e, "h", 1e-8, "NH")
+    assert not v.ok and "h has dtype int64, not float64 (integers: the values were rounded" in v.message
+
+
+@pytest.mark.parametrize("block, others", [(1, "i, g, o match"), (3, "i, f, g match")])
+def test_fused_gate_gradients_are_localised_by_block(block, others):
+    from autograder.compare import compare
+    H = 3
+    e = np.random.default_rng(1).normal(size=(5, 4 * H))
+    a = e.copy()
+    a[:, block * H:(block + 1) * H] *= 1.5
+    v = compare(a, e, "dWx", 1e-8, "DG", blocks=("i", "f", "g", "o"))
+    name = "ifgo"[block]
+    assert f"by gate block: the {name} block of dWx differs; {others}" in v.message
+
+
+def test_hidden_case_messages_never_quote_the_expected_value():
+    from autograder.compare import compare
+    e = np.array([[0.5, -0.25]])
+    a = np.array([[0.5, 0.75]])
+    assert "expected -0.25" in compare(a, e, "h", 1e-8, "NH").message
+    hidden = compare(a, e, "h", 1e-8, "NH", reveal=False).message
+    assert "expected" not in hidden and "got 0.75, relative error 1" in hidden

@@ -128,7 +128,8 @@ def _exercise(kind, number):
         edge_dims=(dims(kind, 1, 1, 1, 1), dims(kind, 1, 3, 2, 1), dims(kind, 2, 1, 2, 3)),
         public_dims=(dims(kind, 3, 4, 2, 3), dims(kind, 1, 1, 1, 1)),
         grad_dims=dims(kind, 2, 3, 2, 2),
-        needs=CORE[kind], mistakes=hints)
+        needs=CORE[kind], mistakes=hints, blocks={"rnn": (), "lstm": ("i", "f", "g", "o"),
+                                                  "gru": ("r", "z", "n")}[kind])
 
 
 rnn_loss_and_grads = _exercise("rnn", "6.1")
