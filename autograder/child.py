@@ -6,7 +6,6 @@ student's code and sends back plain data (see `wire`). The parent validates ever
 """
 from __future__ import annotations
 
-import ast
 import builtins
 import os
 import resource
@@ -16,6 +15,8 @@ import traceback
 import numpy as np  # noqa: F401  (imported in the fork server, shared by every child)
 
 from autograder import wire
+# the loader is shared with the notebook's check(), which runs the same statements the same way
+from autograder.notebook import run_cells as load  # noqa: F401
 
 OUTPUT_FILE = ".output.txt"
 UID_BASE = 1_000_000   # far above real users' uids
@@ -94,24 +95,6 @@ def _student_traceback(exc: BaseException, limit_chars: int = 4000) -> str:
 def _error(exc: BaseException) -> tuple:
     msg = str(exc)[:2000] if not isinstance(exc, MemoryError) else "out of memory"
     return ("error", type(exc).__name__[:80], msg, _student_traceback(exc))
-
-
-def load(cells: list, namespace: dict) -> list[str]:
-    """Run the kept top-level statements of each cell; report failures, go on."""
-    problems = []
-    for index, source, keep in cells:
-        body = ast.parse(source).body
-        for k in keep:
-            stmt = body[k]
-            code = compile(ast.Module(body=[stmt], type_ignores=[]), f"<cell {index}>", "exec")
-            try:
-                exec(code, namespace)
-            except BaseException as e:  # noqa: BLE001  (SystemExit too: report, go on)
-                what = ast.get_source_segment(source, stmt) or ""
-                first = what.splitlines()[0][:80] if what else "a statement"
-                problems.append(f"Cell {index}, line {stmt.lineno} (`{first}`) raised "
-                                f"{type(e).__name__}: {str(e)[:300]}")
-    return problems
 
 
 def main(conn) -> None:

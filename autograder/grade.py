@@ -25,6 +25,7 @@ from autograder.checks import CheckResult
 from autograder.exercise import Exercise, run
 from autograder.exercises import CHAPTERS, chapter_named, find
 from autograder.fixtures import PUBLIC_SEED
+from autograder.mistakes import book as mistakes_of
 from autograder.notebook import NotebookError, Program, load_program
 from autograder.reference import reference
 from autograder.selfcheck import public_plan
@@ -108,7 +109,7 @@ def _missing_message(ex: Exercise, program: Program) -> str:
 def _mistake_book(ref):
     def mistakes(ex: Exercise, inputs: dict) -> dict:
         out = {}
-        for hint, wrong in ex.mistakes.items():
+        for hint, wrong in mistakes_of(ex).items():
             try:
                 out[hint] = wrong(ref, inputs)
             except Exception:  # noqa: BLE001  (a mistake that does not apply to this shape)

@@ -336,6 +336,26 @@ def load_program(path: Path, roots: set[str] | str | None = None) -> Program:
     return program_from_cells(cells, roots)
 
 
+def run_cells(cells: list, namespace: dict) -> list[str]:
+    """Run the kept top-level statements of each cell, (index, source, keep) as
+    `Cell.runnable` gives them, in `namespace`; report failures, go on. The student process
+    runs a notebook with this, and check() the kernel's history."""
+    problems = []
+    for index, source, keep in cells:
+        body = ast.parse(source).body
+        for k in keep:
+            stmt = body[k]
+            code = compile(ast.Module(body=[stmt], type_ignores=[]), f"<cell {index}>", "exec")
+            try:
+                exec(code, namespace)
+            except BaseException as e:  # noqa: BLE001  (SystemExit too: report, go on)
+                what = ast.get_source_segment(source, stmt) or ""
+                first = what.splitlines()[0][:80] if what else "a statement"
+                problems.append(f"Cell {index}, line {stmt.lineno} (`{first}`) raised "
+                                f"{type(e).__name__}: {str(e)[:300]}")
+    return problems
+
+
 def source_of(path: Path, name: str) -> str | None:
     """The source text of the last top-level definition of `name` (for feedback)."""
     try:

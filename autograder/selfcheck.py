@@ -12,7 +12,7 @@ import builtins
 import inspect
 
 from autograder import cascade, checks, fixtures
-from autograder.notebook import program_from_cells
+from autograder.notebook import program_from_cells, run_cells
 from autograder.exercise import LocalStudent
 from autograder.exercises import all_names, chapter_of, find
 
@@ -86,10 +86,9 @@ def as_the_grader_loads(cells: list[tuple[int, str, str]]) -> tuple[dict, list[s
     """Run `cells` exactly as the grader runs a notebook: the same selection of statements
     (notebook.program_from_cells) and the same loader (child.load), in a fresh namespace.
     Returns (namespace, messages for the student)."""
-    from autograder.child import load   # (the student process's loader, run here)
     program = program_from_cells(cells)
     namespace = {"__name__": "__main__", "__builtins__": builtins}
-    problems = program.problems + load([c.runnable() for c in program.cells], namespace)
+    problems = program.problems + run_cells([c.runnable() for c in program.cells], namespace)
     return namespace, problems, program
 
 
