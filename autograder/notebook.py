@@ -215,7 +215,8 @@ KIND_WORDS = {ast.For: "a `for` loop", ast.AsyncFor: "a `for` loop", ast.While: 
 
 @dataclass
 class _Stmt:
-    cell: int
+    cell: int           # the cell's index, as the student counts (may repeat in a kernel's history)
+    pos: int            # the cell's position among the parsed cells
     k: int              # index in the cell's body
     node: ast.stmt
     defines: set[str]
@@ -296,7 +297,7 @@ def program_from_cells(cells: list[tuple[int, str, str]], roots: set[str] | str 
                 continue
             star = isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
             defines = {"*"} if star else _bound_in([node])
-            stmts.append(_Stmt(index, k, node, defines, isinstance(node, RUN_KINDS)))
+            stmts.append(_Stmt(index, len(parsed) - 1, k, node, defines, isinstance(node, RUN_KINDS)))
     if roots is None:
         roots = exercise_names()
     elif roots == EVERY_FUNCTION:   # the instructor's notebook: its helpers are used too
@@ -315,9 +316,9 @@ def program_from_cells(cells: list[tuple[int, str, str]], roots: set[str] | str 
                 prog.unrun.setdefault(n, st.cell)
     kept_by_cell: dict[int, list[int]] = {}
     for j in sorted(keep):
-        kept_by_cell.setdefault(stmts[j].cell, []).append(stmts[j].k)
-    for index, py, tree in parsed:
-        keep_here = sorted(kept_by_cell.get(index, ()))
+        kept_by_cell.setdefault(stmts[j].pos, []).append(stmts[j].k)
+    for pos, (index, py, tree) in enumerate(parsed):
+        keep_here = sorted(kept_by_cell.get(pos, ()))
         if keep_here:
             prog.cells.append(Cell(index, py, keep_here, _kept_lines_only(py, tree.body, keep_here)))
     return prog

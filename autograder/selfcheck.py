@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import re
 
 from autograder import cascade, checks, fixtures
 from autograder.notebook import program_from_cells, run_cells
@@ -68,9 +69,10 @@ def table(ex, results: list[checks.CheckResult]) -> str:
     return "\n".join(lines)
 
 
-def kernel_history() -> list[tuple[int, str, str]] | None:
-    """The cells this kernel has run, in order, as (execution count, "code", source);
-    None outside IPython."""
+def kernel_history() -> list[list[tuple[int, str, str]]] | None:
+    """The cells this kernel has run, in order, as (execution count, "code", source): from
+    its input history, and (for front ends that run cells without storing history, such
+    as nbval) from the compiled cells IPython keeps for tracebacks. None outside IPython."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -79,7 +81,16 @@ def kernel_history() -> list[tuple[int, str, str]] | None:
     if shell is None or not hasattr(shell, "history_manager"):
         return None
     raw = shell.history_manager.input_hist_raw
-    return [(k, "code", src) for k, src in enumerate(raw) if k and isinstance(src, str)]
+    stored = [(k, "code", src) for k, src in enumerate(raw) if k and isinstance(src, str)]
+    compiled = []
+    names = getattr(getattr(shell, "compile", None), "_filename_map", None)
+    if isinstance(names, dict):
+        import linecache
+        for filename, count in names.items():
+            entry = linecache.cache.get(filename)
+            if entry and isinstance(entry[2], list):
+                compiled.append((count, "code", "".join(entry[2])))
+    return [stored, compiled]
 
 
 def as_the_grader_loads(cells: list[tuple[int, str, str]]) -> tuple[dict, list[str]]:
@@ -107,6 +118,11 @@ def cascade_notes(ex, student, namespace: dict, uses: dict) -> list[str]:
     return cascade.notes(ex.name, uses, cascade.forwards(), fails)
 
 
+def in_kernel_words(message: str) -> str:
+    """"cell 7" in the grader is the 7th cell of the file; in the kernel, the cell run as [7]."""
+    return re.sub(r"\b([Cc])ell (\d+)", r"\1ell [\2]", message)
+
+
 def check(fn, *helpers):
     """Check your exercise function, e.g. `check(rnn_forward)`.
 
@@ -118,13 +134,20 @@ def check(fn, *helpers):
     caller = inspect.currentframe().f_back
     while caller is not None and str(caller.f_globals.get("__name__", "")).startswith("autograder"):
         caller = caller.f_back   # skip autograder.check, the lazy wrapper
-    history = kernel_history()
-    problems: list[str] = []
-    uses: dict = {}
-    if history is not None and name:
-        namespace, problems, program = as_the_grader_loads(history)
-        uses = program.uses
-    else:   # plain Python (a script, a test): the caller's definitions as they are
+    histories = kernel_history()
+    history, problems, uses = None, [], {}
+    for cells in histories or ():   # the first history that defines the function
+        if name and any(name in src for _, _, src in cells):
+            namespace, problems, program = as_the_grader_loads(cells)
+            if name in namespace:
+                history, uses = cells, program.uses
+                break
+    if history is None:   # plain Python (a script, a test): the caller's definitions as they are
+        problems = []
+        if histories is not None and name in all_names():
+            problems = [f"`{name}` is not defined by a top-level def in the cells you have run, "
+                        "and the grader looks for one there: it is checked here as the kernel "
+                        "has it, the grader will not find it"]
         namespace = dict(caller.f_globals) if caller is not None else {}
         namespace.update({f.__name__: f for f in (fn, *helpers) if hasattr(f, "__name__")})
     found = find(name, namespace) if name else None
@@ -133,14 +156,14 @@ def check(fn, *helpers):
                           f"got {name or repr(fn)}")
     chapter, ex = found
     for p in problems:   # what the grader will say about the notebook too
-        print(f"Note (the grader will say this too): {p}")
-    if history is not None and name not in namespace:
-        raise CheckFailed(f"`{name}` is not defined by a top-level `def` (or class) the grader "
-                          "runs: define it in a cell of its own, at the top level")
+        print(f"Note (the grader will say this too): {in_kernel_words(p)}")
     student = LocalStudent(namespace)
     results = run_checks(ex, chapter, student)
     if not all(r.passed for r in results):
         cascade.add_notes(results, cascade_notes(ex, student, namespace, uses))
+    if history is not None:
+        for r in results:
+            r.message = in_kernel_words(r.message)
     print(table(ex, results))
     failed = [r.check for r in results if not r.passed]
     if failed:
