@@ -1,7 +1,8 @@
 """`python -m autograder release --student-dist DIR`: what a course hands to students.
 
 DIR gets the chapter notebooks (stubs), the self-check package with its public fixtures
-and the data the chapters plot, a pyproject so `pip install DIR` works, and a README for
+and the data the chapters plot (package data, found by `autograder.data_path`, so a notebook
+works wherever it is opened), a pyproject so `pip install DIR` works, and a README for
 students. Never the solutions, the reference loader, the grader, or the catalogue of
 known mistakes (its functions are almost-correct implementations).
 
@@ -74,11 +75,6 @@ def write(root: Path | str, dist: Path | str) -> list[str]:
     for nb in sorted((root / "chapters").glob("*.ipynb")):
         shutil.copy(nb, dist / "chapters" / nb.name)
         written.append(f"chapters/{nb.name}")
-    for data in sorted((root / "chapters" / "data").glob("*")):   # precomputed results a chapter plots
-        if data.is_file():
-            (dist / "chapters" / "data").mkdir(exist_ok=True)
-            shutil.copy(data, dist / "chapters" / "data" / data.name)
-            written.append(f"chapters/data/{data.name}")
     for rel in shipped_files():
         target = dist / "autograder" / rel
         target.parent.mkdir(parents=True, exist_ok=True)

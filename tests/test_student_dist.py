@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import json
 import pickle
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -343,3 +344,36 @@ def test_the_probe_fires_when_a_known_mistake_helper_is_put_back(student, tmp_pa
                              ("_gru", "4.1"), ("_gru_step_back", "5.3"),
                              ("_uniform_like_glorot", "2.1")]:
         assert (helper, exercise) in found, (helper, exercise, report["leaks"])
+
+
+# -- a notebook opened anywhere --------------------------------------------------------------
+
+def test_a_chapter_notebook_runs_alone_once_the_package_is_installed(student, tmp_path, monkeypatch):
+    """Chapter 6 downloaded alone (say into ~/Downloads) runs top to bottom in a kernel of
+    the student's venv: its exercises stop at their stubs (the cells tagged
+    raises-exception), nothing fails for want of its data, and the stored curves are drawn."""
+    import nbformat
+    from nbclient import NotebookClient
+    py, site, dist = student
+    kernel = tmp_path / "jupyter" / "kernels" / "student-edition"
+    kernel.mkdir(parents=True)
+    (kernel / "kernel.json").write_text(json.dumps({
+        "argv": [str(py), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "student edition", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    alone = tmp_path / "Downloads"
+    alone.mkdir()
+    shutil.copy(dist / "chapters" / "06_capstone.ipynb", alone)
+    nb = nbformat.read(alone / "06_capstone.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import autograder\nprint(autograder.__file__)"))
+    NotebookClient(nb, kernel_name="student-edition", timeout=600,
+                   resources={"metadata": {"path": str(alone)}}).execute()   # raises on an untagged error
+    errors = [(k, o["ename"]) for k, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "error"]
+    assert errors and all(name in ("NotImplementedError", "CheckFailed") for _, name in errors), errors
+    assert all("raises-exception" in nb.cells[k].metadata.get("tags", []) for k, _ in errors)
+    plots = [c for c in nb.cells if c.cell_type == "code" and "data_path(" in c.source]
+    assert plots and all(any("image/png" in o.get("data", {}) for o in c.outputs) for c in plots)
+    where = "".join(o.get("text", "") for o in nb.cells[-1].outputs).strip()
+    assert where.startswith(str(site)), where    # the installed package, not the project's
+    assert sorted(p.name for p in alone.iterdir()) == ["06_capstone.ipynb"]
