@@ -208,6 +208,9 @@ def leaves(value, out=None, depth=0):
     elif isinstance(value, (list, tuple)):
         for v in list(value)[:MAX_LEAVES]:
             leaves(v, out, depth + 1)
+    elif ours(type(value)) and hasattr(value, "__dict__"):   # e.g. a result object's fields
+        for v in list(vars(value).values())[:MAX_LEAVES]:
+            leaves(v, out, depth + 1)
     return out
 
 
