@@ -17,10 +17,11 @@ import shutil
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-# What `check(...)` needs, relative to the package; globs. The exercise specs ship (how
-# to call and compare), their mistakes (autograder/mistakes/) do not.
+# What `check(...)` needs, relative to the package (globs for data). The exercise specs
+# ship too: exercises/__init__.py and each chapter module it lists in CHAPTERS (how to
+# call and compare); their mistakes (autograder/mistakes/) do not.
 SHIPPED = ("__init__.py", "selfcheck.py", "checks.py", "compare.py", "exercise.py", "errors.py",
-           "fixtures.py", "exercises/*.py", "fixtures/*.npz", "data/*.json")
+           "fixtures.py", "exercises/__init__.py", "fixtures/*.npz", "data/*.json")
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=61"]
@@ -60,8 +61,10 @@ grader runs only your imports, functions, classes and constants.
 
 def shipped_files() -> list[Path]:
     """The package's files that go to students (sorted, relative to the package)."""
+    from autograder.exercises import CHAPTERS
     files = {p.relative_to(PACKAGE) for pattern in SHIPPED for p in PACKAGE.glob(pattern)
              if p.is_file()}
+    files |= {Path(chapter.__file__).resolve().relative_to(PACKAGE) for chapter in CHAPTERS}
     return sorted(files)
 
 
