@@ -47,6 +47,7 @@ class CheckResult:
     # the function returned a well-formed answer (right kinds and shapes) on some case:
     # only then does "inputs unchanged" mean anything
     answered: bool = False
+    wrong: tuple[str, ...] = ()  # the compared outputs that differed on some case
 
     @property
     def passed(self) -> bool:
@@ -189,7 +190,7 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
     """Compare outputs with the oracle on each (dims, inputs) case; credit per case.
     `reveal`: messages may quote expected values (public cases only)."""
     points = ex.points[check]
-    passed, worst, notes, blocking, answered = 0, 0.0, [], None, False
+    passed, worst, notes, blocking, answered, wrong = 0, 0.0, [], None, False, set()
     for dims, inputs in cases:
         label = ", ".join(f"{k}={v}" for k, v in dims.items() if k not in ("seed", "np"))
         try:
@@ -209,6 +210,7 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
         truth = expected(ex, inputs)
         answered = answered or _well_formed(ex, outputs, truth)
         err, failed = _compare_outputs(ex, outputs, truth, dims, reveal)
+        wrong.update(n for n, _ in failed)
         worst = max(worst, err)
         if not failed:
             passed += 1
@@ -227,7 +229,8 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
     message = head if not notes else head + "\n" + "\n".join(notes[:3])
     if blocking is not None and not passed:
         message = blocking  # nothing ran: say why, once
-    return CheckResult(ex.name, check, points, score, status, message, worst, ex.tol, answered)
+    return CheckResult(ex.name, check, points, score, status, message, worst, ex.tol, answered,
+                       tuple(sorted(wrong)))
 
 
 def no_modify_check(ex: Exercise, student, dims: dict, inputs: dict) -> CheckResult:
@@ -388,6 +391,18 @@ def run_plan(ex: Exercise, student, plan: Plan,
                             plan.reveal)
         elif check == "gradcheck":
             r = grad_check(ex, student, ex.grad_dims, plan.grad_inputs, plan.reference, plan.memo)
+            if r.passed and ex.forward is not None and plan.forward_ok is not None and \
+                    not plan.forward_ok():
+                # gradients of a wrong forward are not the expected ones: in the grader (it
+                # differentiates the reference) and in the notebook alike, whatever the case
+                r = not_scored(r, f"your {ex.forward.name} does not give the expected outputs, so "
+                                  f"its gradients cannot match the expected ones: fix "
+                                  f"{ex.forward.name} first")
+            if r.passed and ex.loss_output is not None and any(
+                    ex.loss_output in x.wrong for x in results if x.check in ("values", "edges")):
+                r = not_scored(r, f"the {ex.loss_output} {ex.name} returns is not the expected one, "
+                                  "so its gradients cannot match the expected ones: fix the "
+                                  f"{ex.loss_output} first")
         elif check == "no_modify":
             r = no_modify_check(ex, student, *plan.regular[0])
             answered = [x for x in results if x.check in ("values", "edges")]

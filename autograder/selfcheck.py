@@ -134,6 +134,8 @@ def check(fn, *helpers):
     caller = inspect.currentframe().f_back
     while caller is not None and str(caller.f_globals.get("__name__", "")).startswith("autograder"):
         caller = caller.f_back   # skip autograder.check, the lazy wrapper
+    if name not in all_names() and caller is not None:   # a lambda or partial: by its name
+        name = next((k for k, v in caller.f_globals.items() if v is fn and k in all_names()), name)
     histories = kernel_history()
     history, problems, uses = None, [], {}
     for cells in histories or ():   # the first history that defines the function
@@ -150,6 +152,8 @@ def check(fn, *helpers):
                         "has it, the grader will not find it"]
         namespace = dict(caller.f_globals) if caller is not None else {}
         namespace.update({f.__name__: f for f in (fn, *helpers) if hasattr(f, "__name__")})
+    if history is None and name:
+        namespace.setdefault(name, fn)
     found = find(name, namespace) if name else None
     if found is None:
         raise CheckFailed(f"check() needs one of the exercise functions ({', '.join(all_names())}); "
