@@ -110,13 +110,25 @@ def test_frames_are_added_once():
         release.notebook_text(nb)
 
 
-def test_an_unexplained_case_label_is_refused():
-    """Can an exercise print a case label that no frame explains? (It cannot.)"""
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.NOTEBOOK)
+def test_every_case_label_is_explained(chapter):
+    """Does a frame explain every letter of every public case's label? A new letter goes
+    into the chapter module's CASE_LABELS (or book_view.LABELS when it is common)."""
+    missing = {ex.number: book_view.unexplained_labels(ex, chapter) for ex in chapter.EXERCISES}
+    missing = {k: v for k, v in missing.items() if v}
+    assert not missing, (f"{chapter.__name__}: case labels no frame explains: {missing}; "
+                         f"add CASE_LABELS = {{letter: meaning}} to {chapter.__name__}")
+
+
+def test_case_words_of_an_exercise_and_of_an_odd_one():
     ex = CHAPTERS[0].EXERCISES[0]
-    odd = type("Odd", (), {"number": "9.9", "name": "odd", "public_dims": ({"N": 2, "Q": 3},)})
-    with pytest.raises(KeyError, match="Q"):
-        book_view.case_words(odd)
     assert book_view.case_words(ex).startswith("`[N=3, D=5, H=4]`: N batch size")
+    odd = type("Odd", (), {"public_dims": ({"N": 2, "Q": 3, "K": 4, "H": 2},)})
+    assert book_view.unexplained_labels(odd) == ["Q"]
+    assert book_view.case_words(odd).endswith("N batch size; Q; K = 2H columns of the fused weights; H hidden units")
+    own = type("Chapter", (), {"CASE_LABELS": {"Q": "queries", "K": "chunks"}})
+    assert book_view.unexplained_labels(odd, own) == []
+    assert "Q queries; K chunks" in book_view.case_words(odd, own)
 
 
 def _frame_of(chapter, ex) -> str:
