@@ -201,7 +201,8 @@ def frame_markdown(ex, node: ast.AST, methods: list[str], check_call: str, chapt
         f'<div class="admonition {FRAME_CLASS}">',
         f'<p class="admonition-title">Exercise {ex.number} · {ex.name} · {total:g} points</p>',
         "",
-        f"**Implement** {_what(node, ex, methods)}. Write it in the code cell below, under "
+        f"**Implement** {_what(node, ex, methods)}. Write {'them' if len(methods) > 1 else 'it'} "
+        f"in the code cell below, under "
         f"{where}, in place of the stub: shown as `...` in the book; in the notebook, a line "
         f"that raises an error until you replace it.",
         "",
