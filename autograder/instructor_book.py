@@ -34,9 +34,7 @@ def prepare(root: Path | str, dest: Path | str) -> Path:
     for name in ("_toc.yml", "intro.md"):
         shutil.copy(root / name, dest / name)
     (dest / "_mathjax").symlink_to(root / "_mathjax")
-    (dest / "autograder").symlink_to(root / "autograder")   # check() imports it from the cwd
-    if (root / "chapters" / "data").is_dir():   # precomputed results a chapter plots
-        (dest / "chapters" / "data").symlink_to(root / "chapters" / "data")
+    (dest / "autograder").symlink_to(root / "autograder")   # check() and data_path() import it from the cwd
     for sol in sorted((root / "solutions").glob("*.ipynb")):
         nb = read_notebook(sol)
         assert solution_regions(nb) is not None
