@@ -49,22 +49,28 @@ CHECK_WORDS = {
 }
 
 # What the letters of a case label mean: a failing check names its case, e.g.
-# `[N=3, D=5, H=4, G=16]`. A chapter module may add or override letters with its own
-# CASE_LABELS dict; every label an exercise's public cases use must be explained by one of
-# the two (tests/test_book_view.py), so a new exercise cannot print an unexplained one.
+# `[N=3, D=5, H=4, G=16]`. LABELS are the book's letters, the same in every chapter; a letter
+# that means something in one chapter only is that chapter's: in its module's CASE_LABELS
+# dict (a new chapter declares its letters there), or for the first six chapters in
+# CHAPTER_LABELS below. tests/test_book_view.py fails on a letter nobody explains.
 LABELS = {
     "N": "batch size",
     "T": "time steps",
     "D": "input features",
     "H": "hidden units",
     "G": "columns of the fused gate weights",
-    "K": "columns of the fused weights",
-    "O": "outputs of the head",
-    "big": "1 if the inputs include 0 and values up to 1e4 in size",
-    "seq": "return_sequences",
-    "state": "return_state",
-    "init": "1 if an initial state is passed",
-    "cell": "the test cell: 0 has two states (like an LSTM), 1 has one",
+}
+CHAPTER_LABELS = {
+    "02_lstm_interface.ipynb": {
+        "seq": "return_sequences",
+        "state": "return_state",
+        "init": "1 if an initial state is passed",
+        "cell": "the test cell: 0 has two states (like an LSTM), 1 has one",
+    },
+    "03_gates.ipynb": {"big": "1 if the inputs include 0 and values up to 1e4 in size"},
+    "04_gru.ipynb": {"K": "columns of the fused weights"},
+    "05_backprop_cell_state.ipynb": {"K": "columns of the fused weights"},
+    "06_capstone.ipynb": {"K": "columns of the fused weights", "O": "outputs of the head"},
 }
 
 
@@ -157,9 +163,10 @@ def _what(node: ast.AST, ex, methods: list[str]) -> str:
 
 
 def case_labels(chapter) -> dict[str, str]:
-    """What each case-label letter means in `chapter`: LABELS, overridden and extended by
-    the chapter module's own CASE_LABELS (a new chapter declares its letters there)."""
-    return {**LABELS, **getattr(chapter, "CASE_LABELS", {})}
+    """What each case-label letter means in `chapter` (a module of autograder.exercises):
+    LABELS, then CHAPTER_LABELS of its notebook, then the module's own CASE_LABELS."""
+    return {**LABELS, **CHAPTER_LABELS.get(getattr(chapter, "NOTEBOOK", None), {}),
+            **getattr(chapter, "CASE_LABELS", {})}
 
 
 def unexplained_labels(ex, chapter=None) -> list[str]:
@@ -174,13 +181,13 @@ def case_words(ex, chapter=None) -> str:
     explains is shown bare (tests/test_book_view.py fails on it)."""
     if not ex.public_dims:
         return ""
-    labels, own = case_labels(chapter), getattr(chapter, "CASE_LABELS", {})
+    labels = case_labels(chapter)
     case = {k: v for k, v in ex.public_dims[0].items() if k != "seed"}
     words = []
     for k, v in case.items():
         if k not in labels:
             words.append(k)
-        elif k in ("G", "K") and k not in own and case.get("H") and v % case["H"] == 0:
+        elif labels[k].startswith("columns of the fused") and case.get("H") and v % case["H"] == 0:
             times = v // case["H"]
             words.append(f"{k} = {'' if times == 1 else times}H {labels[k]}")
         else:

@@ -124,9 +124,11 @@ def test_case_words_of_an_exercise_and_of_an_odd_one():
     ex = CHAPTERS[0].EXERCISES[0]
     assert book_view.case_words(ex).startswith("`[N=3, D=5, H=4]`: N batch size")
     odd = type("Odd", (), {"public_dims": ({"N": 2, "Q": 3, "K": 4, "H": 2},)})
-    assert book_view.unexplained_labels(odd) == ["Q"]
-    assert book_view.case_words(odd).endswith("N batch size; Q; K = 2H columns of the fused weights; H hidden units")
-    own = type("Chapter", (), {"CASE_LABELS": {"Q": "queries", "K": "chunks"}})
+    assert book_view.unexplained_labels(odd) == ["K", "Q"]
+    assert book_view.case_words(odd).endswith("N batch size; Q; K; H hidden units")
+    gru = type("Chapter", (), {"NOTEBOOK": "04_gru.ipynb"})
+    assert book_view.case_words(odd, gru).endswith("Q; K = 2H columns of the fused weights; H hidden units")
+    own = type("Chapter", (), {"NOTEBOOK": "04_gru.ipynb", "CASE_LABELS": {"Q": "queries", "K": "chunks"}})
     assert book_view.unexplained_labels(odd, own) == []
     assert "Q queries; K chunks" in book_view.case_words(odd, own)
 
