@@ -250,9 +250,21 @@ const [path, done] = arguments;
 
 _STUB_EDITOR = _PANEL + """
 const [path, done] = arguments;
-const p = panel(path);
-const cell = p.content.widgets[stubIndex(p)];
-done(cell.node.querySelector('.cm-content'));
+(async () => {
+  // The cell's editor is created once the cell is shown (JupyterLab renders lazily): show
+  // it, then wait for it (seconds under load).
+  const p = panel(path);
+  const cell = p.content.widgets[stubIndex(p)];
+  let editor = null;
+  for (let i = 0; i < 600 && !editor; i++) {
+    cell.node.scrollIntoView({block: 'start'});
+    if (cell.ready) await Promise.race([cell.ready, sleep(100)]);
+    editor = cell.node.querySelector('.cm-content');
+    if (!editor) await sleep(100);
+  }
+  await sleep(200);
+  done(editor);
+})().catch(e => done(String(e)));
 """
 
 _SOURCE_OF_STUB = _PANEL + """
@@ -337,6 +349,7 @@ def _work_through(drv, base: str, student: str) -> dict:
 
     # Type over the stub: click into its editor, select all, insert the new text.
     editor = drv.execute_async_script(_STUB_EDITOR, path)
+    assert editor is not None and not isinstance(editor, str), f"{path}: no editor ({editor})"
     editor.click()
     editor.send_keys(Keys.CONTROL, "a")
     drv.execute_cdp_cmd("Input.insertText", {"text": wanted})
