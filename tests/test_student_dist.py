@@ -368,7 +368,9 @@ def test_a_chapter_notebook_runs_alone_once_the_package_is_installed(student, tm
     shutil.copy(dist / "chapters" / "06_capstone.ipynb", alone)
     nb = nbformat.read(alone / "06_capstone.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("import autograder\nprint(autograder.__file__)"))
-    NotebookClient(nb, kernel_name="student-edition", timeout=600,
+    # skip_cells_with_tag="": run every cell, as Jupyter does for a student (nbclient would
+    # skip the `skip-execution` cells, which only the book must not run)
+    NotebookClient(nb, kernel_name="student-edition", timeout=600, skip_cells_with_tag="",
                    resources={"metadata": {"path": str(alone)}}).execute()   # raises on an untagged error
     errors = [(k, o["ename"]) for k, c in enumerate(nb.cells) if c.cell_type == "code"
               for o in c.outputs if o.output_type == "error"]
