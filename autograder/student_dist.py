@@ -24,6 +24,8 @@ SHIPPED = ("__init__.py", "selfcheck.py", "checks.py", "compare.py", "exercise.p
            "fixtures.py", "notebook.py", "cascade.py", "exercises/__init__.py", "fixtures/*.npz",
            "data/*.json")
 
+LICENSES = ("LICENSE", "LICENSE-TEXT")  # the code's (MIT) and the text's (CC BY 4.0)
+
 PYPROJECT = """[build-system]
 requires = ["setuptools>=61"]
 build-backend = "setuptools.build_meta"
@@ -59,6 +61,9 @@ Submit the notebook file itself. Demo and plot cells do not count toward the gra
 grader runs only the top-level statements that define something your exercise functions
 use (helpers, lambdas, constants, classes, imports), never loops, plots or check lines;
 `check` loads the cells you have run by the same rule.
+
+Licenses: the code (the package and the notebooks' code cells) is MIT (`LICENSE`); the
+text and figures are CC BY 4.0 (`LICENSE-TEXT`).
 """
 
 
@@ -88,4 +93,6 @@ def write(root: Path | str, dist: Path | str) -> list[str]:
         written.append(f"autograder/{rel.as_posix()}")
     (dist / "pyproject.toml").write_text(PYPROJECT)
     (dist / "README.md").write_text(README)
-    return written + ["pyproject.toml", "README.md"]
+    for name in LICENSES:
+        shutil.copy(root / name, dist / name)
+    return written + ["pyproject.toml", "README.md", *LICENSES]

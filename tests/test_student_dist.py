@@ -55,6 +55,8 @@ def test_student_edition_installs_checks_and_hides_solutions(student, tmp_path):
     names = {p.relative_to(dist).as_posix() for p in dist.rglob("*") if p.is_file()}
     assert "chapters/01_rnn_review.ipynb" in names and "autograder/selfcheck.py" in names
     assert "autograder/fixtures/01_rnn_review.npz" in names and "README.md" in names
+    assert (dist / "LICENSE").read_text().startswith("MIT License")  # code; text: CC BY 4.0
+    assert "Attribution 4.0 International Public License" in (dist / "LICENSE-TEXT").read_text()
     assert not any(n.startswith(("solutions/", "autograder/mistakes")) for n in names)
     assert not any(n.endswith(("grade.py", "reference.py", "sandbox.py", "make_fixtures.py"))
                    for n in names)
@@ -366,7 +368,9 @@ def test_a_chapter_notebook_runs_alone_once_the_package_is_installed(student, tm
     shutil.copy(dist / "chapters" / "06_capstone.ipynb", alone)
     nb = nbformat.read(alone / "06_capstone.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("import autograder\nprint(autograder.__file__)"))
-    NotebookClient(nb, kernel_name="student-edition", timeout=600,
+    # skip_cells_with_tag="": run every cell, as Jupyter does for a student (nbclient would
+    # skip the `skip-execution` cells, which only the book must not run)
+    NotebookClient(nb, kernel_name="student-edition", timeout=600, skip_cells_with_tag="",
                    resources={"metadata": {"path": str(alone)}}).execute()   # raises on an untagged error
     errors = [(k, o["ename"]) for k, c in enumerate(nb.cells) if c.cell_type == "code"
               for o in c.outputs if o.output_type == "error"]
