@@ -16,6 +16,9 @@ from autograder.errors import StudentError
 
 NOTEBOOK = "02_lstm_interface.ipynb"
 TITLE = "The LSTM interface"
+# case letters of this chapter's own (see book_view.LABELS)
+CASE_LABELS = {"np": "1 if the sizes are numpy integers (np.int64), as X.shape gives them, "
+                     "rather than Python ints"}
 
 # Helpers run in the student's process: the rng is made there (it cannot travel).
 WITH_RNG = '''
