@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from autograder.exercises import language_model as lm
+from autograder.mistakes.language_model import known_gradient
 from autograder.grade import grade_notebook
 from autograder.reference import reference
 from conftest import ROOT, numeric_grad
@@ -50,7 +51,7 @@ def test_numerical_gradient_matches_the_known_gradients(ref, kind, h):
     x, W, A = inputs["x"], inputs["W"], inputs["A"]
     x_before = x.copy()
     got = ref["numerical_gradient"](lm.family_function(kind, W, A), x, h)
-    np.testing.assert_allclose(got, lm.known_gradient(kind, x, W, A), rtol=3 * h**2 + 1e-8, atol=1e-9)
+    np.testing.assert_allclose(got, known_gradient(kind, x, W, A), rtol=3 * h**2 + 1e-8, atol=1e-9)
     assert np.array_equal(x, x_before)
 
 
@@ -600,3 +601,32 @@ def test_student_edition_ships_the_text_and_the_run(tmp_path):
     written = student_dist.write(ROOT, tmp_path / "dist")
     for name in ("07_docstrings_train.txt", "07_docstrings_heldout.txt", "07_language_model_runs.json"):
         assert f"chapters/data/{name}" in written
+
+
+def test_gradescope_zip_grades_chapter_7(tmp_path):
+    """The zip for this chapter, run as Gradescope runs it: the solution gets full marks."""
+    import os
+    import shutil
+    import stat
+    import subprocess
+    import sys
+    import zipfile
+
+    from autograder.gradescope import build
+    zip_path = build("07_language_model", tmp_path / "autograder.zip")
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(zip_path) as z:
+        z.extractall(root / "source")
+        names = set(z.namelist())
+    assert {"solutions/07_language_model.ipynb", "autograder/fixtures/07_language_model.npz",
+            "autograder/exercises/language_model.py"} <= names
+    run = root / "source" / "run_autograder"
+    run.chmod(run.stat().st_mode | stat.S_IEXEC)
+    (root / "submission").mkdir(parents=True)
+    shutil.copy(SOLUTION, root / "submission" / "homework.ipynb")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run([str(run)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == FULL and all(t["status"] == "passed" for t in results["tests"])

@@ -42,15 +42,6 @@ def _grader_numerical_gradient(kind, x, W, A, h):
 KINDS = ("quadratic", "tanh", "logsumexp")
 
 
-def known_gradient(kind: str, x, W, A):
-    """The exact gradient of a FAMILY function (tests check the reference against it)."""
-    if kind == "quadratic":
-        return (0.5 * (A + A.T) @ x.ravel()).reshape(x.shape)
-    if kind == "tanh":
-        return W * (1.0 - np.tanh(x) ** 2)
-    e = np.exp(x - x.max())
-    return e / e.sum()
-
 
 def family_function(kind: str, W, A):
     scope: dict = {}
@@ -73,32 +64,6 @@ def _numgrad_call(student, inputs):
     return {"grad": value}, ({"x": after[1]} if after is not None else {})
 
 
-def _numgrad_mistake(how):
-    def wrong(ref, i):
-        f = family_function(str(i["kind"]), i["W"], i["A"])
-        x, h = i["x"].copy(), float(i["h"])
-        grad = np.zeros(x.shape)
-        for k in np.ndindex(x.shape):
-            old = x[k]
-            if how == "forward":
-                base = f(x)
-                x[k] = old + h
-                grad[k] = (f(x) - base) / h
-                x[k] = old
-            elif how == "no restore":
-                x[k] = old + h
-                up = f(x)
-                x[k] = old - h
-                grad[k] = (up - f(x)) / (2 * h)
-            elif how == "divide by h":
-                x[k] = old + h
-                up = f(x)
-                x[k] = old - h
-                grad[k] = (up - f(x)) / h
-                x[k] = old
-        return {"grad": grad}
-    return wrong
-
 
 def _numgrad_dims(N, M, kind, h):
     return {"N": N, "M": M, "kind": kind, "h": h}
@@ -113,14 +78,7 @@ numerical_gradient = Exercise(
     edge_dims=(_numgrad_dims(1, 1, 1, 1e-3), _numgrad_dims(1, 6, 0, 1e-3),
                _numgrad_dims(5, 1, 2, 1e-3)),
     public_dims=(_numgrad_dims(2, 3, 1, 1e-3), _numgrad_dims(1, 1, 0, 1e-3)),
-    mistakes={
-        "a forward difference (f(x + h) - f(x)) / h; the centred difference "
-        "(f(x + h) - f(x - h)) / (2h) is far more accurate": _numgrad_mistake("forward"),
-        "x[i] is not put back after it was changed, so later entries are differentiated at "
-        "a shifted point (restore x[i] = old before moving on)": _numgrad_mistake("no restore"),
-        "the difference is divided by h; the two points are 2h apart, so divide by 2h":
-            _numgrad_mistake("divide by h"),
-    })
+)
 
 
 # -- 7.2 relative_error -----------------------------------------------------------------------
@@ -137,18 +95,6 @@ def _relerr_inputs(d, seed):
     return {"a": a, "b": b}
 
 
-def _relerr(a, b, how=""):
-    num = (a - b) if how == "signed" else np.abs(a - b)
-    den = {"no floor": np.abs(a) + np.abs(b), "one-sided": np.maximum(np.abs(b), 1e-8),
-           "a + b": np.maximum(a + b, 1e-8)}.get(how, np.maximum(np.abs(a) + np.abs(b), 1e-8))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        e = num / den
-    return {"error": float(np.mean(e) if how == "mean" else np.max(e))}
-
-
-def _relerr_mistake(how):
-    return lambda ref, i: _relerr(i["a"], i["b"], how)
-
 
 relative_error = Exercise(
     name="relative_error", number="7.2", args=(Arg("a", "NM"), Arg("b", "NM")),
@@ -157,22 +103,10 @@ relative_error = Exercise(
     hidden_dims=({"N": 3, "M": 4}, {"N": 5, "M": 2}, {"N": 2, "M": 7, "zeros": 1}),
     edge_dims=({"N": 1, "M": 1}, {"N": 1, "M": 1, "zeros": 1}, {"N": 4, "M": 3, "zeros": 1}),
     public_dims=({"N": 3, "M": 4, "zeros": 1}, {"N": 1, "M": 1}),
-    mistakes={
-        "the error is averaged over the entries; a gradient check reports the largest one":
-            _relerr_mistake("mean"),
-        "the absolute value of the difference is missing: |a - b|": _relerr_mistake("signed"),
-        "the difference is divided by |b| only; the book's relative error divides by "
-        "|a| + |b|": _relerr_mistake("one-sided"),
-        "the denominator is a + b without absolute values (it can be negative or 0)":
-            _relerr_mistake("a + b"),
-    })
+)
 
 
 # -- 7.3 softmax_cross_entropy ----------------------------------------------------------------
-
-def _softmax(s):
-    e = np.exp(s - s.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _sce_inputs(d, seed):
@@ -182,28 +116,6 @@ def _sce_inputs(d, seed):
         scores = scores + 1000.0
     return {"scores": scores, "y": rng.integers(0, d["V"], size=(d["N"], d["T"]))}
 
-
-def _sce(scores, y, how=""):
-    N, T, V = scores.shape
-    p = _softmax(scores)
-    n, t = np.indices((N, T))
-    picked = p[n, t, y]
-    loss = -float(np.mean(np.log(picked)))
-    d = p.copy()
-    if how != "no -1":
-        d[n, t, y] -= 1.0
-    scale = {"sum": 1.0, "batch only": float(N), "loss only": 1.0}.get(how, float(N * T))
-    if how == "sum":
-        loss *= N * T
-    if how == "batch only":
-        loss *= T
-    if how == "sign":
-        d = -d
-    return {"loss": loss, "dscores": d / scale}
-
-
-def _sce_mistake(how):
-    return lambda ref, i: _sce(i["scores"], i["y"], how)
 
 
 def _sce_dims(N, T, V, **flags):
@@ -219,16 +131,7 @@ softmax_cross_entropy = Exercise(
     edge_dims=(_sce_dims(1, 1, 1), _sce_dims(1, 3, 2), _sce_dims(2, 2, 4, big=1)),
     public_dims=(_sce_dims(3, 4, 5), _sce_dims(2, 2, 4, big=1)),
     grad_dims=_sce_dims(2, 3, 4),
-    mistakes={
-        "the loss is summed over the N T predictions instead of averaged": _sce_mistake("sum"),
-        "the loss is averaged over the batch only (CS231n's convention sums over time); this "
-        "book averages over all N T predictions, so the loss is bits per character times ln 2":
-            _sce_mistake("batch only"),
-        "the loss is averaged but dscores is not divided by N T": _sce_mistake("loss only"),
-        "dscores is missing the -1 at the target: it is (p - onehot(y)) / (N T), not p / (N T)":
-            _sce_mistake("no -1"),
-        "dscores has the wrong sign: it is (p - onehot(y)) / (N T)": _sce_mistake("sign"),
-    })
+)
 
 
 # -- 7.4 lm_loss_and_grads --------------------------------------------------------------------
@@ -281,33 +184,6 @@ def _lm_call(student, inputs):
     return outputs, args_after
 
 
-def _lm_glue(ref, i, direct="all", out_sum="all", state="last", start="given"):
-    """The reference training step with one switchable mistake, from the reference's LSTM."""
-    V = i["Wx"].shape[0]
-    N, H = i["h0"].shape
-    X = np.eye(V)[i["x"]]
-    h0, c0 = (i["h0"], i["c0"]) if start == "given" else (np.zeros((N, H)), np.zeros((N, H)))
-    h, c, cache = ref.call("lstm_forward", X, h0, c0, i["Wx"], i["Wh"], i["b"])
-    scores = h @ i["W_out"] + i["b_out"]
-    sce = _sce(scores, i["y"])
-    ds = sce["dscores"]
-    dh = ds @ i["W_out"].T
-    if direct == "last":
-        dh[:, :-1] = 0.0
-    back = ref.call("lstm_backward", dh, cache)
-    if out_sum == "last":
-        dW_out, db_out = h[:, -1].T @ ds[:, -1], ds[:, -1].sum(axis=0)
-    else:
-        dW_out, db_out = np.einsum("nth,ntv->hv", h, ds), ds.sum(axis=(0, 1))
-    hT, cT = {"last": (h[:, -1], c[:, -1]), "first": (h[:, 0], c[:, 0]),
-              "swapped": (c[:, -1], h[:, -1])}[state]
-    return {"loss": sce["loss"], "dWx": back[-3], "dWh": back[-2], "db": back[-1],
-            "dW_out": dW_out, "db_out": db_out, "h_T": hT, "c_T": cT}
-
-
-def _lm_mistake(**change):
-    return lambda ref, i: _lm_glue(ref, i, **change)
-
 
 LM_OUT = {"loss": "", "dWx": "VG", "dWh": "HG", "db": "G", "dW_out": "HV", "db_out": "V",
           "h_T": "NH", "c_T": "NH"}
@@ -322,17 +198,7 @@ lm_loss_and_grads = Exercise(
     public_dims=(lm_dims(3, 4, 5, 3), lm_dims(1, 1, 1, 1)),
     grad_dims=lm_dims(2, 3, 3, 2),
     needs=("lstm_forward", "lstm_backward", "softmax_cross_entropy"),
-    mistakes={
-        "only the last step's hidden state gets a gradient (chapter 6's glue); here every "
-        "step has a loss, so dh = dscores W_out^T at every step": _lm_mistake(direct="last"),
-        "dW_out and db_out use the last step only; the output layer is used at every step, so "
-        "its gradients are summed over n and t": _lm_mistake(out_sum="last"),
-        "the state returned is the first step's (h[:, 0], c[:, 0]); the next chunk starts from "
-        "the last one, (h[:, -1], c[:, -1])": _lm_mistake(state="first"),
-        "the state is returned as (c, h); return (h_T, c_T)": _lm_mistake(state="swapped"),
-        "the forward starts from zero states instead of the given h0, c0 (the carried state)":
-            _lm_mistake(start="zeros"),
-    })
+)
 
 
 # -- 7.5 clip_grad_norm -----------------------------------------------------------------------
@@ -358,32 +224,6 @@ def _clip_call(student, inputs):
     return outputs, (_params_after(after[0]) if after is not None else {})
 
 
-def _clip(i, how=""):
-    grads = {k: i[k] for k in PARAMS}
-    max_norm = float(i["max_norm"])
-    sq = {k: float(np.sum(g**2)) for k, g in grads.items()}
-    norm = float(np.sqrt(sum(sq.values())))
-    if how == "each":
-        out = {k: g * min(1.0, max_norm / np.sqrt(sq[k])) if sq[k] > 0 else g for k, g in grads.items()}
-    elif how == "always":
-        out = {k: g * (max_norm / norm) for k, g in grads.items()} if norm > 0 else grads
-    elif how == "np.clip":
-        out = {k: np.clip(g, -max_norm, max_norm) for k, g in grads.items()}
-    elif how == "sum of norms":
-        total = sum(np.sqrt(v) for v in sq.values())
-        out = {k: g * min(1.0, max_norm / total) for k, g in grads.items()} if total > 0 else grads
-        norm = float(total)
-    else:
-        out = {k: g * (max_norm / norm if norm > max_norm else 1.0) for k, g in grads.items()}
-    result = {"norm": norm, **{f"clipped_{k}": v for k, v in out.items()}}
-    if how == "norm after":
-        result["norm"] = min(norm, max_norm)
-    return result
-
-
-def _clip_mistake(how):
-    return lambda ref, i: _clip(i, how)
-
 
 def clip_dims(V, H, ratio, **flags):
     return {"V": V, "H": H, "G": 4 * H, "ratio": ratio, **flags}
@@ -398,18 +238,7 @@ clip_grad_norm = Exercise(
     hidden_dims=(clip_dims(5, 3, 0.3), clip_dims(4, 2, 2.5), clip_dims(6, 4, 0.05)),
     edge_dims=(clip_dims(1, 1, 0.5), clip_dims(3, 2, 1.0, zero=1), clip_dims(1, 1, 3.0)),
     public_dims=(clip_dims(5, 3, 0.3), clip_dims(3, 2, 1.0, zero=1)),
-    mistakes={
-        "each gradient is clipped on its own; clip them together by their joint norm "
-        "sqrt(sum of all squares), so the direction of the step is kept": _clip_mistake("each"),
-        "the gradients are rescaled to max_norm even when their norm is below it; scale only "
-        "when norm > max_norm": _clip_mistake("always"),
-        "the entries are clipped one by one (np.clip); that changes the direction: scale all "
-        "gradients by max_norm / norm": _clip_mistake("np.clip"),
-        "the norm is the sum of the gradients' norms; the joint norm is the square root of the "
-        "sum of all squares": _clip_mistake("sum of norms"),
-        "the norm returned is the one after clipping; return the norm before it":
-            _clip_mistake("norm after"),
-    })
+)
 
 
 # -- 7.6 truncated_bptt -----------------------------------------------------------------------
@@ -438,35 +267,6 @@ def _tbptt_call(student, inputs):
     return outputs, args_after
 
 
-def _tbptt(ref, i, carry=True, shift=1, drop_last=False, clip=True, once=False):
-    params = {k: i[k].copy() for k in PARAMS}
-    data, T = i["data"], int(i["T"])
-    N, L = data.shape[0], data.shape[1] - 1
-    H = params["Wh"].shape[0]
-    zero = np.zeros((N, H))
-    h, c = zero, zero
-    losses, total = [], None
-    for start in range(0, (L // T) * T if drop_last else L, T):
-        stop = min(start + T, L)
-        x = data[:, start:stop]
-        y = data[:, start + shift:stop + shift]
-        loss, grads, (h, c) = ref.call("lm_loss_and_grads", params, x, y,
-                                       h if carry else zero, c if carry else zero)
-        if clip:
-            grads, _ = ref.call("clip_grad_norm", grads, float(i["max_norm"]))
-        if once:
-            total = grads if total is None else {k: total[k] + grads[k] for k in grads}
-        else:
-            params = {k: p - float(i["lr"]) * grads[k] for k, p in params.items()}
-        losses.append(loss)
-    if once and total is not None:
-        params = {k: p - float(i["lr"]) * total[k] for k, p in params.items()}
-    return {"losses": np.array(losses), **{f"new_{k}": params[k] for k in PARAMS}}
-
-
-def _tbptt_mistake(**change):
-    return lambda ref, i: _tbptt(ref, i, **change)
-
 
 def tbptt_dims(N, L, T, V, H, clip=0.5):
     return {"N": N, "L": L, "T": T, "V": V, "H": H, "G": 4 * H, "K": -(-L // T), "clip": clip}
@@ -482,17 +282,7 @@ truncated_bptt = Exercise(
     edge_dims=(tbptt_dims(1, 1, 1, 2, 1), tbptt_dims(1, 5, 7, 3, 2), tbptt_dims(2, 6, 1, 2, 1)),
     public_dims=(tbptt_dims(2, 10, 3, 4, 3), tbptt_dims(1, 5, 7, 3, 2)),
     needs=("lm_loss_and_grads", "clip_grad_norm"),
-    mistakes={
-        "the state is reset to zeros at every chunk; truncated BPTT carries (h, c) from one "
-        "chunk to the next (only the gradient is cut)": _tbptt_mistake(carry=False),
-        "the targets are not shifted: y must be the next characters, data[:, s+1 : s+T+1]":
-            _tbptt_mistake(shift=0),
-        "the last, shorter chunk is dropped; it still holds characters to learn from":
-            _tbptt_mistake(drop_last=True),
-        "the gradients are not clipped before the update": _tbptt_mistake(clip=False),
-        "the gradients of all chunks are added up and applied once at the end; truncated BPTT "
-        "updates after every chunk": _tbptt_mistake(once=True),
-    })
+)
 
 
 # -- 7.7 sample -------------------------------------------------------------------------------
@@ -528,33 +318,6 @@ def _sample_call(student, inputs):
     return {"chars": value}, args_after
 
 
-def _sample(ref, i, how=""):
-    p = {k: i[k] for k in PARAMS}
-    V = p["Wx"].shape[0]
-    rng = np.random.default_rng(int(i["seed"]))
-    h, c = i["h0"], i["c0"]
-    current = np.asarray(i["start"])
-    tau = float(i["temperature"])
-    out = np.zeros((len(current), int(i["n"])), dtype=np.int64)
-    for t in range(int(i["n"])):
-        x = np.eye(V)[current if how != "same input" else i["start"]]
-        if how == "reset":
-            h, c = i["h0"], i["c0"]
-        h, c, _ = ref.call("lstm_step_forward", x, h, c, p["Wx"], p["Wh"], p["b"])
-        s = h @ p["W_out"] + p["b_out"]
-        s = s * tau if how == "times" else s / tau
-        probs = _softmax(s)
-        if how == "greedy":
-            current = np.argmax(probs, axis=1)
-        else:
-            current = np.array([rng.choice(V, p=row) for row in probs])
-        out[:, t] = current
-    return {"chars": out}
-
-
-def _sample_mistake(how):
-    return lambda ref, i: _sample(ref, i, how)
-
 
 def sample_dims(N, V, H, n, temp):
     return {"N": N, "V": V, "H": H, "G": 4 * H, "n": n, "temp": temp, "S": n}
@@ -570,16 +333,7 @@ sample = Exercise(
                sample_dims(2, 3, 1, 1, 2.0)),
     public_dims=(sample_dims(3, 6, 4, 12, 0.7), sample_dims(1, 4, 2, 20, 0.05)),
     needs=("lstm_step_forward",),
-    mistakes={
-        "the most likely character is taken at every step (greedy); draw it with "
-        "rng.choice(V, p=p[i])": _sample_mistake("greedy"),
-        "the scores are multiplied by the temperature; divide them: softmax(scores / temperature)":
-            _sample_mistake("times"),
-        "the start characters are fed at every step; feed back the characters just drawn":
-            _sample_mistake("same input"),
-        "the state is reset at every step; carry (h, c) from one step to the next":
-            _sample_mistake("reset"),
-    })
+)
 
 
 EXERCISES = (numerical_gradient, relative_error, softmax_cross_entropy, lm_loss_and_grads,
