@@ -1,21 +1,23 @@
 """Write chapter 7's data: the text snapshot and the long training run.
 
-    PYTHONPATH=$PWD .venv/bin/python scripts/language_model_data.py --text   # the snapshot
+    PYTHONPATH=$PWD .venv/bin/python scripts/language_model_data.py --text   # new snapshot
     PYTHONPATH=$PWD .venv/bin/python scripts/language_model_data.py          # the run, 5-30 min
     PYTHONPATH=$PWD .venv/bin/python scripts/language_model_data.py --check  # up to date?
 
 The text: docstrings of a fixed list of standard-library modules, read from the interpreter
 that runs this script (CPython, Python Software Foundation License), cleaned (inspect.cleandoc,
 printable ASCII and newlines only, duplicates and docstrings under 40 characters dropped) and
-split: every tenth docstring goes to chapters/data/07_docstrings_heldout.txt, the others to
-07_docstrings_train.txt. Docstrings change a little between Python versions, so the files are
-a stored snapshot: the book reads them, never the interpreter, and `--text` is only run to
-make a new snapshot on purpose.
+split: every tenth docstring is held out. Both parts are stored, with the module list, the
+Python version and the licence, in autograder/data/07_docstrings.json (package data: the
+notebook finds it with autograder.data_path wherever it is opened). Docstrings change a little
+between Python versions, so this is a stored snapshot: the book reads it, never the
+interpreter, and `--text` is only run to make a new snapshot on purpose.
 
 The run: chapters/07_language_model.ipynb executes with stubs and must take seconds, so the
 long training is done here with the REFERENCE functions of solutions/07_language_model.ipynb
-(its `init_lm`, `train_lm`, `sample`, baselines) and stored in 07_language_model_runs.json,
-with the configuration, the SHA-256 of both text files and the losses of the first 20 steps.
+(its `init_lm`, `train_lm`, `sample`, baselines) and stored in autograder/data/
+07_language_model_runs.json, with the configuration, the SHA-256 of the text snapshot and the
+losses of the first 20 steps.
 `--check` (and tests/test_language_model.py) re-runs those 20 steps and compares.
 """
 from __future__ import annotations
@@ -39,10 +41,11 @@ sys.path.insert(0, str(ROOT))
 from autograder.exercises import language_model  # noqa: E402
 from autograder.reference import reference  # noqa: E402
 
-DATA = ROOT / "chapters" / "data"
-TRAIN = DATA / "07_docstrings_train.txt"
-HELDOUT = DATA / "07_docstrings_heldout.txt"
+DATA = ROOT / "autograder" / "data"
+TEXT = DATA / "07_docstrings.json"
 TARGET = DATA / "07_language_model_runs.json"
+LICENCE = ("Python Software Foundation License Version 2 (the docstrings are part of CPython); "
+           "https://docs.python.org/3/license.html")
 
 MODULES = ("abc", "argparse", "ast", "base64", "bisect", "calendar", "collections", "contextlib",
            "copy", "csv", "dataclasses", "datetime", "decimal", "difflib", "enum", "fractions",
@@ -100,11 +103,14 @@ def write_text() -> None:
     docs = docstrings()
     held = [d for k, d in enumerate(docs) if k % HELDOUT_EVERY == HELDOUT_EVERY - 1]
     train = [d for k, d in enumerate(docs) if k % HELDOUT_EVERY != HELDOUT_EVERY - 1]
-    DATA.mkdir(parents=True, exist_ok=True)
-    TRAIN.write_text("\n\n".join(train) + "\n", encoding="utf-8")
-    HELDOUT.write_text("\n\n".join(held) + "\n", encoding="utf-8")
-    print(f"wrote {len(train)} + {len(held)} docstrings from Python {platform.python_version()}: "
-          f"{TRAIN.stat().st_size:,} and {HELDOUT.stat().st_size:,} bytes")
+    snapshot = {"source": "docstrings of the Python standard library, read from the interpreter "
+                          "by scripts/language_model_data.py --text",
+                "licence": LICENCE, "python": platform.python_version(), "modules": list(MODULES),
+                "heldout_every": HELDOUT_EVERY,
+                "train": "\n\n".join(train) + "\n", "heldout": "\n\n".join(held) + "\n"}
+    TEXT.write_text(json.dumps(snapshot, indent=0) + "\n", encoding="utf-8")
+    print(f"wrote {len(train)} + {len(held)} docstrings from Python {platform.python_version()} "
+          f"to {TEXT.relative_to(ROOT)} ({TEXT.stat().st_size:,} bytes)")
 
 
 def sha256(path: Path) -> str:
@@ -118,8 +124,8 @@ def _ns():
 
 
 def _ids():
-    train_text = TRAIN.read_text(encoding="utf-8")
-    heldout_text = HELDOUT.read_text(encoding="utf-8")
+    text = json.loads(TEXT.read_text(encoding="utf-8"))
+    train_text, heldout_text = text["train"], text["heldout"]
     chars = sorted(set(train_text) | set(heldout_text))
     index = {ch: k for k, ch in enumerate(chars)}
     return (chars, np.array([index[c] for c in train_text]),
@@ -169,7 +175,7 @@ def compute() -> dict:
                for k, v in history.items()}
     return {"command": "PYTHONPATH=$PWD .venv/bin/python scripts/language_model_data.py",
             "python": platform.python_version(), "numpy": np.__version__,
-            "text_sha256": {TRAIN.name: sha256(TRAIN), HELDOUT.name: sha256(HELDOUT)},
+            "text_sha256": sha256(TEXT),
             "V": V, "config": CONFIG, "seconds": round(seconds), "baselines": baselines,
             "table_steps": list(TABLE_STEPS), "history": rounded, "samples": samples,
             "stale_check": {"steps": STALE_STEPS, "rtol": STALE_RTOL}}
@@ -180,9 +186,8 @@ def stale(data: dict) -> list[str]:
     problems = []
     if data.get("config") != CONFIG:
         problems.append(f"the recorded config {data.get('config')} is not the script's {CONFIG}")
-    now = {TRAIN.name: sha256(TRAIN), HELDOUT.name: sha256(HELDOUT)}
-    if data.get("text_sha256") != now:
-        problems.append("the text files changed since the run was computed: run the script again")
+    if data.get("text_sha256") != sha256(TEXT):
+        problems.append("the text snapshot changed since the run was computed: run the script again")
     fresh = training(_ns(), STALE_STEPS)["first_losses"]
     recorded = data.get("history", {}).get("first_losses", [])[:STALE_STEPS]
     if len(recorded) != STALE_STEPS or not np.allclose(fresh, recorded, rtol=STALE_RTOL, atol=0):

@@ -18,7 +18,7 @@ from conftest import ROOT, numeric_grad
 
 SOLUTION = ROOT / "solutions" / "07_language_model.ipynb"
 CHAPTER = ROOT / "chapters" / "07_language_model.ipynb"
-DATA = ROOT / "chapters" / "data" / "07_language_model_runs.json"
+DATA = ROOT / "autograder" / "data" / "07_language_model_runs.json"
 pytestmark = pytest.mark.skipif(not SOLUTION.exists(), reason="chapter 7 is not written yet")
 FULL = sum(ex.max_points for ex in lm.EXERCISES)
 
@@ -556,8 +556,8 @@ def test_stale_check_fails_on_a_changed_file(run):
     changed = json.loads(json.dumps(run))
     changed["history"]["first_losses"][5] *= 1 + 1e-5
     assert any("first 20 losses" in p for p in script.stale(changed))
-    changed = {**run, "text_sha256": {**run["text_sha256"], "07_docstrings_train.txt": "0" * 64}}
-    assert any("text files changed" in p for p in script.stale(changed))
+    changed = {**run, "text_sha256": "0" * 64}
+    assert any("text snapshot changed" in p for p in script.stale(changed))
 
 
 def test_run_says_what_the_book_says(run):
@@ -599,8 +599,9 @@ def test_numbers_in_the_text_come_from_the_data(run):
 
 def test_the_text_is_the_snapshot_the_chapter_describes():
     script = _data_script()
-    train = script.TRAIN.read_text(encoding="utf-8")
-    held = script.HELDOUT.read_text(encoding="utf-8")
+    snapshot = json.loads(script.TEXT.read_text(encoding="utf-8"))
+    train, held = snapshot["train"], snapshot["heldout"]
+    assert snapshot["modules"] == list(script.MODULES) and "Python Software Foundation" in snapshot["licence"]
     assert 250_000 < len(train) < 400_000 and 25_000 < len(held) < 50_000
     assert all(ch == "\n" or 32 <= ord(ch) < 127 for ch in train + held)
     assert f"{len(script.MODULES)} modules" in _markdown(SOLUTION)
@@ -608,10 +609,11 @@ def test_the_text_is_the_snapshot_the_chapter_describes():
 
 
 def test_student_edition_ships_the_text_and_the_run(tmp_path):
-    from autograder import student_dist
+    from autograder import data_path, student_dist
     written = student_dist.write(ROOT, tmp_path / "dist")
-    for name in ("07_docstrings_train.txt", "07_docstrings_heldout.txt", "07_language_model_runs.json"):
-        assert f"chapters/data/{name}" in written
+    for name in ("07_docstrings.json", "07_language_model_runs.json"):
+        assert f"autograder/data/{name}" in written
+        assert data_path(name).read_bytes() == (tmp_path / "dist" / "autograder" / "data" / name).read_bytes()
 
 
 def test_gradescope_zip_grades_chapter_7(tmp_path):

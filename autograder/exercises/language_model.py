@@ -18,6 +18,23 @@ NOTEBOOK = "07_language_model.ipynb"
 TITLE = "A language model"
 
 PARAMS = ("Wx", "Wh", "b", "W_out", "b_out")
+# What the letters of this chapter's case labels mean (with autograder.book_view.LABELS).
+CASE_LABELS = {
+    "M": "entries per row of x",
+    "kind": "the test function: 0 the quadratic form 0.5 x^T A x, 1 sum(W tanh(x)), 2 log-sum-exp",
+    "h": "the finite-difference step",
+    "zeros": "1 if an entry is 0 in both arrays and one has opposite signs",
+    "V": "characters in the vocabulary",
+    "big": "1 if 1000 is added to every score (exp overflows unless the largest score is subtracted)",
+    "ratio": "max_norm divided by the gradients' norm (below 1: they are clipped)",
+    "zero": "1 if every gradient is 0",
+    "L": "characters per stream that are read (data holds L + 1)",
+    "K": "chunks, ceil(L / T)",
+    "clip": "max_norm, the clipping threshold",
+    "n": "characters drawn",
+    "S": "characters drawn (n)",
+    "temp": "the temperature",
+}
 
 
 # -- 7.1 numerical_gradient: a fixed family of functions with known gradients -----------------
