@@ -9,7 +9,16 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX := _mathjax/mathjax/tex-mml-chtml.js
 
 .PHONY: setup book serve test test-fast release bench bench-setup bench-torch clean
-.PHONY: browser-test
+.PHONY: browser-test wheels
+
+# numpy wheels for the Gradescope zip's simulated images (tests/test_gradescope.py installs
+# from here with no index: tests download nothing). Fetched once, at set-up.
+WHEELS_STAMP := .cache/wheels/.fetched
+wheels: $(WHEELS_STAMP)
+
+$(WHEELS_STAMP): autograder/gradescope.py | setup
+	bash scripts/gradescope_wheels.sh .cache/wheels
+	touch $@
 
 setup: $(STAMP)
 
@@ -47,13 +56,13 @@ serve:
 	$(BIN)/python -m http.server -d _build/html
 
 # Every test. The book is built first because tests/test_book.py reads the built HTML.
-test: book
+test: book wheels
 	$(MAKE) book INSTRUCTOR=1
-	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval solutions chapters tests
+	$(BIN)/python -m pytest -rs -n 2 --dist loadfile --nbval solutions chapters tests
 
 # Without the book build (for quick iteration).
-test-fast: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+test-fast: setup wheels
+	$(BIN)/python -m pytest -rs -n 2 --dist loadfile tests
 
 # The built book in headless Chromium (tests/test_browser.py): every page opened from a local
 # server, checked (network, MathJax, images, tracebacks, no solution code, navigation) and

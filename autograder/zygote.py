@@ -80,7 +80,10 @@ def serve(control: socket.socket) -> None:
             pass
         if not select.select([control], [], [], 0.2)[0]:
             continue
-        msg, fds, _, _ = socket.recv_fds(control, 1024, 1)
+        try:
+            msg, fds, _, _ = socket.recv_fds(control, 1024, 1)
+        except OSError:   # the grader has gone (stopped by Ctrl-C, or killed)
+            return
         if not msg:
             return  # the grader has gone: so do we
         if msg.startswith(b"status "):

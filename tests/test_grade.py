@@ -551,3 +551,118 @@ def test_notebook_over_the_size_limit_gets_a_message(make_notebook, monkeypatch)
     monkeypatch.setattr(autograder.notebook, "MAX_NOTEBOOK_BYTES", 1000)
     graded = grade_notebook(make_notebook(), chapter="01_rnn_review")
     assert graded.score == 0 and "are not graded (clear large outputs)" in graded.problems[0]
+
+
+# -- where instructors grade: root, closed folders, Ctrl-C --------------------------------
+
+def test_student_code_imports_what_the_graders_python_imports(make_notebook):
+    """As root, the student process runs as another uid; the grader's Python may sit in a
+    folder only root can enter (here: pyenv under /root, mode 0700). Standard-library
+    modules and numpy submodules still import, at load time and inside a function."""
+    graded = grade_notebook(make_notebook({"rnn_step_forward": """
+        import statistics, fractions, heapq, string
+        import numpy.ma as ma
+        from decimal import Decimal
+
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            import numpy.polynomial, csv, zipfile
+            assert statistics.mean([1, 3]) == 2 and ma.masked_array([1.0]).sum() == 1
+            h_next = np.tanh(x @ Wx + h_prev @ Wh + b)
+            return h_next, (x, h_prev, Wx, Wh, h_next)
+        """}), chapter="01_rnn_review")
+    assert graded.score == FULL, graded.problems + [feedback(graded)]
+    assert not graded.problems and not graded.grader_notes
+
+
+def test_failed_imports_are_explained_to_student_and_instructor(make_notebook):
+    from autograder.grade import Graded, _explain_imports
+    missing = make_notebook({"rnn_step_forward": """
+        import no_such_module_here
+
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            h_next = np.tanh(x @ Wx + h_prev @ Wh + b)
+            return h_next, (x, h_prev, Wx, Wh, h_next)
+        """})
+    graded = grade_notebook(missing, chapter="01_rnn_review")
+    assert graded.score == FULL   # the import was not needed
+    assert any("no_such_module_here" in p and "not installed where the grader runs" in p
+               for p in graded.problems), graded.problems
+    assert not graded.grader_notes
+    # a module the grader can import but the student process could not read: not the
+    # student's fault (what a closed Python folder without our descriptors gives)
+    graded = Graded("x.ipynb", "x")
+    _explain_imports(graded, ["Cell 2, line 1 (`import statistics`) raised ModuleNotFoundError: "
+                              "No module named 'statistics'"])
+    assert "not your code" in graded.problems[0] and "instructor has been told" in graded.problems[0]
+    assert "chmod o+rx" in graded.grader_notes[0] and "`statistics`" in graded.grader_notes[0]
+
+
+def test_isolation_is_checked_once_per_run(tmp_path, capsys, monkeypatch):
+    """Grading refuses (as root) or warns loudly (not root) when student code can read the
+    reference; here a student process left as root with nothing hidden stands for both."""
+    import os
+    from autograder import grade as grade_module
+    exposed = Limits(uid=None, hide=())
+    assert grade_module.check_isolation(exposed, None) == (2 if os.getuid() == 0 else None)
+    assert "solutions" in capsys.readouterr().err
+    monkeypatch.setattr(grade_module.os, "getuid", lambda: 1000)
+    assert grade_module.check_isolation(exposed, None) is None
+    err = capsys.readouterr().err
+    assert "WARNING: student code can read the reference solutions" in err and "root" in err
+    monkeypatch.undo()
+    if os.getuid() == 0:   # the real limits: nothing readable, nothing said
+        assert grade_module.check_isolation(Limits(), None) is None
+        assert capsys.readouterr().err == ""
+
+
+def _class_of(folder, n):
+    folder.mkdir(parents=True)
+    for i in range(n):
+        (folder / f"s{i:03d}_01_rnn_review.ipynb").write_bytes(SOLUTION.read_bytes())
+    return folder
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_stops_the_run_and_keeps_what_was_graded(jobs, tmp_path):
+    """A real SIGINT to the run's process group (what a terminal's Ctrl-C sends) a few
+    submissions in: the run ends within a few seconds with exit code 130 and one line,
+    every result written is whole, none is an internal error, and a rerun grades the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    folder = _class_of(tmp_path / "class", 40)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out), "--jobs", jobs]
+    started = time.monotonic()
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True, cwd=ROOT)
+    while len(list(out.glob("*/results.json"))) < 3:
+        assert run.poll() is None and time.monotonic() - started < 120, run.communicate()
+        time.sleep(0.05)
+    sent = time.monotonic()
+    os.killpg(run.pid, signal.SIGINT)
+    stdout, stderr = run.communicate(timeout=60)
+    stopped = time.monotonic() - sent
+    print(f"--jobs {jobs}: SIGINT {sent - started:.2f} s after start, exit {stopped:.2f} s later")
+    assert run.returncode == 130, stdout + stderr
+    assert stopped < 5.0
+    assert "Traceback" not in stderr and "Error" not in stderr, stderr
+    after = stdout.split("\n\n")[-1].strip().splitlines()
+    assert len(after) == 1 and after[0].startswith("Interrupted: ") and "run the same command" in after[0]
+    kept = sorted(out.glob("*/results.json"))
+    assert 3 <= len(kept) < 40
+    graded_now = int(after[0].split()[1])
+    assert graded_now == len(kept), (after, len(kept))
+    for path in kept:
+        data = json.loads(path.read_text())
+        assert data["score"] == FULL and "internal grader error" not in json.dumps(data)
+        assert (path.parent / "feedback.md").exists() and (path.parent / "feedback.html").exists()
+    with open(out / "grades.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == len(kept)
+    assert not list(out.rglob("*.tmp"))
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(kept)} submission(s) already graded" in again.stdout
+    assert len(list(out.glob("*/results.json"))) == 40
