@@ -20,7 +20,7 @@ import numpy as np
 
 from autograder import compare
 from autograder.exercise import Exercise, WrongReturn, run, unpack
-from autograder.sandbox import NotDefined, StudentCrashed, StudentError, StudentTimeout
+from autograder.errors import NotDefined, StudentCrashed, StudentError, StudentTimeout
 
 FD_STEP = 1e-5
 FD_TOL = 1e-6

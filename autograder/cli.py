@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.gradescope import main_gradescope
         return main_gradescope(rest)
     if command == "fixtures":
-        from autograder import fixtures
+        from autograder import make_fixtures as fixtures
         if "--write" in rest:
             for p in fixtures.write_all("."):
                 print(f"wrote {p}")

@@ -4,6 +4,10 @@ An exercise names its arguments (with their axes, e.g. x: "NTD"), what the funct
 returns, and which returned values are compared. The same `run` drives the reference
 (in the grader), the student in the sandbox (grading) and the student in the notebook
 (self-check): each is an object with `call(name, *args, return_args=False)`.
+
+Exercise specs ship in the student package: nothing reachable from an Exercise (its
+inputs_fn, call_fn, checks_fn) may compute an answer. Known mistakes live in
+autograder/mistakes/ (instructor only); the self-check reads their stored outputs.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from autograder.sandbox import NotDefined, StudentError
+from autograder.errors import NotDefined, StudentError
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,8 @@ class Exercise:
     # the gradient check differentiates this output of the exercise itself
     loss_output: str | None = None
     needs: tuple[str, ...] = ()    # other student functions this one calls through
-    # known-wrong versions, for feedback: hint -> fn(reference, inputs) -> outputs by name
-    mistakes: dict[str, Callable] = field(default_factory=dict)
+    # (known-wrong versions, for feedback, are not here: this module and the exercise
+    # specs ship in the student package, so the catalogue is autograder/mistakes/)
     # exercises that are not "call a function on random arrays":
     inputs_fn: Callable | None = None   # (dims, seed) -> inputs (ints, flags, ...)
     call_fn: Callable | None = None     # (student, inputs) -> (outputs by name, args after)

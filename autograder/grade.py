@@ -29,6 +29,7 @@ from autograder import checks, report
 from autograder.checks import CheckResult
 from autograder.exercise import Exercise, run
 from autograder.exercises import CHAPTERS, chapter_named
+from autograder.mistakes import book as mistakes_of
 from autograder.notebook import NotebookError, Program, load_program
 from autograder.reference import reference
 from autograder.sandbox import (SECRET_PATHS, Limits, Sandbox, StudentError, Zygote,
@@ -113,7 +114,7 @@ def _missing_message(ex: Exercise, program: Program) -> str:
 def _mistake_book(ref):
     def mistakes(ex: Exercise, inputs: dict) -> dict:
         out = {}
-        for hint, wrong in ex.mistakes.items():
+        for hint, wrong in mistakes_of(ex).items():
             try:
                 out[hint] = wrong(ref, inputs)
             except Exception:  # noqa: BLE001  (a mistake that does not apply to this shape)

@@ -37,7 +37,7 @@ asking for the student's own bodies, and the defs exactly as stubbed in that cha
 (`exercise_names` skips the cell), but cells that call them are tagged like the rest.
 
 `release` does all this for every notebook, writes the result in Jupyter's own file
-format (`notebook_text`), and then the grader's fixtures (`autograder.fixtures`, when
+format (`notebook_text`), and then the grader's fixtures (`autograder.make_fixtures`, when
 present). `release(check=True)` writes nothing and lists
 what is out of date instead; CI runs it, so a chapter can never drift from its solution.
 
@@ -619,13 +619,13 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _fixtures_module():
-    """autograder.fixtures if it exists and provides write_all/check_all, else None."""
+    """autograder.make_fixtures if it exists and provides write_all/check_all, else None."""
     try:
-        if importlib.util.find_spec("autograder.fixtures") is None:
+        if importlib.util.find_spec("autograder.make_fixtures") is None:
             return None
     except (ImportError, ValueError):
         return None
-    module = importlib.import_module("autograder.fixtures")
+    module = importlib.import_module("autograder.make_fixtures")
     return module if hasattr(module, "write_all") else None
 
 
@@ -637,7 +637,7 @@ def release(root: str | Path = ".", check: bool = False, fixtures: bool = True) 
     `check=True` nothing is written and the problems are returned instead, one readable
     line each: missing, stale or orphan chapters, stale carried cells, solution notebooks
     that are not clean or cannot be released, stale fixtures.
-    `fixtures=False` skips autograder.fixtures (for tests on a scratch project).
+    `fixtures=False` skips autograder.make_fixtures (for tests on a scratch project).
     """
     root = Path(root)
     solutions = sorted((root / "solutions").glob("*.ipynb"))

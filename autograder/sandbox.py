@@ -25,6 +25,7 @@ from autograder import wire
 from autograder.child import UID_BASE
 from autograder.zygote import Channel
 from autograder.notebook import Program
+from autograder.errors import NotDefined, StudentCrashed, StudentError, StudentTimeout  # noqa: F401  (re-exported)
 
 # One BLAS thread per student process: predictable time, no oversubscription.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -59,30 +60,6 @@ class Limits:
         return {"memory_bytes": self.memory_bytes, "cpu_seconds": self.cpu_seconds,
                 "output_bytes": self.output_bytes, "max_processes": self.max_processes,
                 "uid": self.uid, "hide": list(self.hide)}
-
-
-class StudentError(Exception):
-    """The student's code raised. `kind` is the exception type's name."""
-
-    def __init__(self, kind: str, message: str, trace: str = ""):
-        super().__init__(f"{kind}: {message}")
-        self.kind, self.message, self.trace = kind, message, trace
-
-
-class StudentTimeout(StudentError):
-    def __init__(self, seconds: float, why: str = "an infinite loop?"):
-        super().__init__("Timeout", f"did not finish within {seconds:g} s ({why})")
-
-
-class StudentCrashed(StudentError):
-    def __init__(self, detail: str):
-        super().__init__("Crash", detail)
-
-
-class NotDefined(StudentError):
-    def __init__(self, name: str):
-        super().__init__("NameError", f"`{name}` is not defined in the notebook")
-        self.name = name
 
 
 class Zygote:

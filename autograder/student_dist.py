@@ -1,9 +1,14 @@
 """`python -m autograder release --student-dist DIR`: what a course hands to students.
 
-DIR gets the chapter notebooks (stubs), the self-check package with its public fixtures,
-a pyproject so `pip install DIR` works, and a README for students. Never the solutions,
-the reference loader's inputs, or the grader (its hidden cases are generated from the
-reference, which stays with the instructor).
+DIR gets the chapter notebooks (stubs), the self-check package with its public fixtures
+and the data the chapters plot, a pyproject so `pip install DIR` works, and a README for
+students. Never the solutions, the reference loader, the grader, or the catalogue of
+known mistakes (its functions are almost-correct implementations).
+
+What ships is an allow-list (SHIPPED), not a deny-list: a new module of the package stays
+with the instructor until someone decides it is safe. Every shipped module must hold data
+and checks only, no code that computes an exercise's answer: tests/test_student_dist.py
+installs the edition and calls every function in it on every exercise's public cases.
 """
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ import shutil
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-# The grader's side: not needed for `check(...)`, and not the students' business.
-GRADER_ONLY = {"grade.py", "report.py", "gradescope.py", "release.py", "cli.py", "__main__.py",
-               "student_dist.py", "reference.py"}
+# What `check(...)` needs, relative to the package; globs. The exercise specs ship (how
+# to call and compare), their mistakes (autograder/mistakes/) do not.
+SHIPPED = ("__init__.py", "selfcheck.py", "checks.py", "compare.py", "exercise.py", "errors.py",
+           "fixtures.py", "exercises/*.py", "fixtures/*.npz", "data/*.json")
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=61"]
@@ -30,7 +36,7 @@ dependencies = ["numpy>=1.24", "matplotlib"]
 include = ["autograder*"]
 
 [tool.setuptools.package-data]
-autograder = ["fixtures/*.npz"]
+autograder = ["fixtures/*.npz", "data/*.json"]
 """
 
 README = """# LSTMs from the cell up: student edition
@@ -51,10 +57,11 @@ grader runs only your imports, functions, classes and constants.
 """
 
 
-def _is_shipped(path: Path) -> bool:
-    rel = path.relative_to(PACKAGE)
-    return ("__pycache__" not in rel.parts and rel.name not in GRADER_ONLY
-            and (path.suffix == ".py" or (rel.parts[0] == "fixtures" and path.suffix == ".npz")))
+def shipped_files() -> list[Path]:
+    """The package's files that go to students (sorted, relative to the package)."""
+    files = {p.relative_to(PACKAGE) for pattern in SHIPPED for p in PACKAGE.glob(pattern)
+             if p.is_file()}
+    return sorted(files)
 
 
 def write(root: Path | str, dist: Path | str) -> list[str]:
@@ -72,12 +79,11 @@ def write(root: Path | str, dist: Path | str) -> list[str]:
             (dist / "chapters" / "data").mkdir(exist_ok=True)
             shutil.copy(data, dist / "chapters" / "data" / data.name)
             written.append(f"chapters/data/{data.name}")
-    for path in sorted(PACKAGE.rglob("*")):
-        if path.is_file() and _is_shipped(path):
-            target = dist / "autograder" / path.relative_to(PACKAGE)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, target)
-            written.append(f"autograder/{path.relative_to(PACKAGE).as_posix()}")
+    for rel in shipped_files():
+        target = dist / "autograder" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PACKAGE / rel, target)
+        written.append(f"autograder/{rel.as_posix()}")
     (dist / "pyproject.toml").write_text(PYPROJECT)
     (dist / "README.md").write_text(README)
     return written + ["pyproject.toml", "README.md"]

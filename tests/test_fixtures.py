@@ -6,14 +6,14 @@ import shutil
 
 import numpy as np
 
-from autograder import fixtures
+from autograder import fixtures, make_fixtures
 from autograder.exercises import rnn_review
 from autograder.release import release
 from conftest import ROOT
 
 
 def test_committed_fixtures_are_up_to_date():
-    assert fixtures.check_all(ROOT) == []
+    assert make_fixtures.check_all(ROOT) == []
 
 
 def test_public_cases_include_the_edge_shapes():
@@ -31,7 +31,7 @@ def _scratch_course(tmp_path):
 
 def test_changing_the_reference_makes_fixtures_stale_and_release_refreshes_them(tmp_path):
     root = _scratch_course(tmp_path)
-    assert fixtures.check_all(root) == []
+    assert make_fixtures.check_all(root) == []
     sol = root / "solutions" / "01_rnn_review.ipynb"
     nb = json.loads(sol.read_text())
     for cell in nb["cells"]:
@@ -39,15 +39,15 @@ def test_changing_the_reference_makes_fixtures_stale_and_release_refreshes_them(
         if "def rnn_step_forward" in src:
             cell["source"] = src.replace("h_next = np.tanh(a)", "h_next = np.tanh(1.01 * a)")
     sol.write_text(json.dumps(nb))
-    problems = fixtures.check_all(root)
+    problems = make_fixtures.check_all(root)
     assert len(problems) == 1 and "01_rnn_review.npz is stale" in problems[0]
     assert any("01_rnn_review.npz is stale" in p for p in release(root, check=True))
-    assert fixtures.write_all(root) == ["autograder/fixtures/01_rnn_review.npz"]
-    assert fixtures.check_all(root) == []
-    assert fixtures.write_all(root) == []  # nothing changed: nothing rewritten
+    assert make_fixtures.write_all(root) == ["autograder/fixtures/01_rnn_review.npz"]
+    assert make_fixtures.check_all(root) == []
+    assert make_fixtures.write_all(root) == []  # nothing changed: nothing rewritten
 
 
 def test_missing_fixtures_are_reported(tmp_path):
     root = _scratch_course(tmp_path)
     (root / "autograder" / "fixtures" / "01_rnn_review.npz").unlink()
-    assert "is missing" in fixtures.check_all(root)[0]
+    assert "is missing" in make_fixtures.check_all(root)[0]

@@ -1,13 +1,15 @@
 """Chapter 4 (GRU): the reference against torch.nn.GRU and GRUCell, properties that need no
 finite differences, and the grader by mutation: each mistake of the catalogue in
-autograder/exercises/gru.py loses points and is named by its hint, while correct
+autograder/mistakes/gru.py loses points and is named by its hint, while correct
 implementations written differently get full marks."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from autograder import mistakes
 from autograder.exercises import gru
+from autograder.mistakes import gru as gru_mistakes
 from autograder.grade import grade_notebook
 from autograder.reference import reference
 from conftest import ROOT
@@ -282,7 +284,7 @@ def after(mix="(1 - z) * h_prev + z * n", cand="r * (gh[:, 2*H:] + bh[2*H:])"):
 
 def _order_mutants():
     out = {}
-    for order in gru.ORDERS:
+    for order in gru_mistakes.ORDERS:
         named = f"order {', '.join(order)}"
         out[f"step, blocks {order}"] = ("gru_step_forward", step(order=order), named)
         out[f"forward, blocks {order}"] = ("gru_forward", sequence(order=order), named)
@@ -328,7 +330,7 @@ MUTANTS = {
 def test_every_mistake_of_the_catalogue_has_a_mutant():
     """Is each hint in gru.py exercised by at least one mutant below (so none is untested)?"""
     for ex in gru.EXERCISES:
-        for hint in ex.mistakes:
+        for hint in mistakes.book(ex):
             assert any(name == ex.name and needle in hint for name, _, needle in MUTANTS.values()), \
                 f"no mutant for {ex.name}: {hint}"
 

@@ -4,6 +4,7 @@ the layer loop. References: solutions/02_lstm_interface.ipynb.
 Initialisers are random, so they are graded by properties (bounds, variance,
 orthonormality, drawing from the given rng), never by matching one draw. run_cell is
 graded with cells the grader supplies, so it can be graded before any LSTM exists.
+Ships in the student package: the known mistakes are in autograder/mistakes/lstm_interface.py.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from autograder.checks import CheckResult, explain_error
 from autograder.exercise import Arg, Exercise, WrongReturn
-from autograder.sandbox import StudentError
+from autograder.errors import StudentError
 
 NOTEBOOK = "02_lstm_interface.ipynb"
 TITLE = "The LSTM interface"
@@ -194,25 +195,12 @@ def _count_inputs(d, seed):
     return {"input_dim": d["D"], "units": d["H"]}
 
 
-def _count(D, H, gates=4, biases=1, recurrent=True):
-    return {"count": gates * (D * H + (H * H if recurrent else 0) + biases * H)}
-
-
 lstm_param_count = Exercise(
     name="lstm_param_count", number="2.3", args=(Arg("input_dim", ""), Arg("units", "")),
     returns=("count",), axes={"count": ""}, points={"values": 7, "edges": 3}, tol=0.0,
     inputs_fn=_count_inputs,
     hidden_dims=({"D": 32, "H": 64}, {"D": 100, "H": 7}, {"D": 3, "H": 250}),
-    edge_dims=({"D": 1, "H": 1}, {"D": 1, "H": 5}), public_dims=({"D": 32, "H": 64}, {"D": 1, "H": 1}),
-    mistakes={
-        "one set of weights counted, not four (i, f, g, o each have their own)":
-            lambda ref, i: _count(i["input_dim"], i["units"], gates=1),
-        "the biases are left out": lambda ref, i: _count(i["input_dim"], i["units"], biases=0),
-        "two biases per gate: that is PyTorch's count (bias_ih and bias_hh), not Keras's":
-            lambda ref, i: _count(i["input_dim"], i["units"], biases=2),
-        "the recurrent weights Wh (H x 4H) are left out":
-            lambda ref, i: _count(i["input_dim"], i["units"], recurrent=False),
-    })
+    edge_dims=({"D": 1, "H": 1}, {"D": 1, "H": 5}), public_dims=({"D": 32, "H": 64}, {"D": 1, "H": 1}))
 
 
 # -- 2.4 LSTMCell (construction, build, initial state) -----------------------------------------
@@ -334,10 +322,6 @@ def _call_run_cell(student, i):
     return dict(zip(names, value)), args_after
 
 
-def _run_ref(ref, i, **change):
-    return _call_run_cell(ref, {**i, **change})[0]
-
-
 RUN_DIMS = tuple({"N": n, "T": t, "D": d, "H": h, "seq": s, "state": st, "init": ini, "cell": c}
                  for n, t, d, h, s, st, ini, c in (
                      (3, 4, 2, 3, 1, 1, 1, 0), (2, 5, 3, 2, 0, 1, 0, 0), (4, 3, 2, 4, 1, 0, 0, 1),
@@ -350,15 +334,6 @@ run_cell = Exercise(
     name="run_cell", number="2.5", args=(Arg("x", "NTD"),), returns=("output",),
     axes={"output": "", "state 1": "NH", "state 2": "NH"}, points={"values": 5, "edges": 3, "no_modify": 2},
     inputs_fn=_run_inputs, call_fn=_call_run_cell, hidden_dims=RUN_DIMS, edge_dims=RUN_EDGES,
-    public_dims=(RUN_DIMS[0], RUN_EDGES[1]),
-    mistakes={
-        "initial_state is ignored (the cell's get_initial_state is used instead)":
-            lambda ref, i: _run_ref(ref, i, init=False),
-        "return_sequences is ignored (only the last output is returned)":
-            lambda ref, i: _run_ref(ref, i, return_sequences=False),
-        "the loop starts from zeros instead of cell.get_initial_state(N)":
-            lambda ref, i: _run_ref(ref, i, init=True, **{
-                f"s{k}": np.zeros((i["x"].shape[0], i["W"].shape[1])) for k in range(2 - int(i["cell"]))}),
-    })
+    public_dims=(RUN_DIMS[0], RUN_EDGES[1]))
 
 EXERCISES = (glorot_uniform, orthogonal, lstm_param_count, lstm_cell, run_cell)
