@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import fnmatch
 import hashlib
 import importlib.util
 import json
@@ -272,8 +273,9 @@ def grade_notebook(path: Path | str, key: str | None = None, chapter: str | None
         graded.problems.append(str(e))
     graded.chapter = guess_chapter(path, program, chapter)
     if graded.chapter is None:
-        graded.problems.append("could not tell which chapter this notebook is; "
-                               "pass --chapter")
+        graded.problems.append(f"could not tell which chapter this notebook is (its name and "
+                               f"its functions do not say); grade it with "
+                               f"--chapter-for '{path.name}=NN_chapter' (or --chapter for all)")
         return graded
     if program is None:
         for ex in graded.chapter.EXERCISES:
@@ -307,6 +309,59 @@ def _hidden(root: str | None) -> tuple[str, ...]:
     another course root (--root)."""
     extra = (str((Path(root) / "solutions").resolve()),) if root else ()
     return SECRET_PATHS + tuple(p for p in extra if p not in SECRET_PATHS)
+
+
+IGNORED_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+def find_skipped(paths: list[str], out: Path | None = None) -> list[tuple[Path, str]]:
+    """(file, key) for the files in the given folders that are not notebooks (a .py, a PDF,
+    a zip): listed as skipped, so a student who uploaded the wrong file is not missed.
+    Grading output folders (this run's, or any holding a grades.csv) are not looked in."""
+    found = []
+    out = out.resolve() if out is not None else None
+    for given in map(Path, paths):
+        if not given.is_dir():
+            continue
+        outputs = {p.parent for p in given.rglob("grades.csv")} | ({out} if out else set())
+        for p in sorted(given.rglob("*")):
+            parts = p.relative_to(given).parts
+            if (p.is_file() and p.suffix != ".ipynb" and p.name not in IGNORED_FILES
+                    and not any(x.startswith(".") or x == "__MACOSX" for x in parts)
+                    and not any(o == p.resolve().parent or o in p.resolve().parents
+                                for o in map(Path.resolve, outputs))):
+                found.append((p, p.relative_to(given).as_posix().replace("/", "__")))
+    return found
+
+
+def _record_skipped(out: Path, path: Path, key: str) -> None:
+    graded = Graded(str(path), key)
+    graded.problems.append(f"skipped: {path.name} is not a notebook (.ipynb); submit the "
+                           f"chapter's notebook")
+    _write_results(out, graded, "visible")
+
+
+def chapter_for(path: Path, key: str, rules: list[tuple[str, str]], default: str | None) -> str | None:
+    """The chapter given for this file by the first --chapter-for PATTERN=CHAPTER whose
+    pattern matches its name, its key or its path; else --chapter (None: guess)."""
+    for pattern, chapter in rules:
+        if any(fnmatch.fnmatch(s, pattern) for s in (path.name, key, str(path))):
+            return chapter
+    return default
+
+
+def _parse_chapter_rules(values: list[str]) -> list[tuple[str, str]]:
+    rules = []
+    for value in values or ():
+        pattern, sep, chapter = value.rpartition("=")
+        if not sep or not pattern or not chapter:
+            raise SystemExit(f"--chapter-for {value!r}: write PATTERN=CHAPTER, e.g. "
+                             f"'bob*=02_lstm_interface'")
+        if chapter_named(chapter if chapter.endswith(".ipynb") else chapter + ".ipynb") is None:
+            raise SystemExit(f"--chapter-for {value!r}: unknown chapter {chapter!r}; known: "
+                             f"{', '.join(c.NOTEBOOK[:-6] for c in CHAPTERS)}")
+        rules.append((pattern, chapter))
+    return rules
 
 
 def find_notebooks(paths: list[str]) -> list[tuple[Path, str]]:
@@ -409,7 +464,8 @@ def summary(out: Path, results: list[dict]) -> str:
         lines.append(f"mean score per exercise over all {len(rows)} graded submission(s) "
                      f"{'of ' + chapter + ' ' if chapter else ''}in {out}:")
         known = chapter_named(chapter if chapter.endswith(".ipynb") else chapter + ".ipynb")
-        for c in [ex.name for ex in known.EXERCISES] if known else columns:   # book order
+        titles = [f"{ex.number} {ex.name}" for ex in known.EXERCISES] if known else columns
+        for c in titles:   # book order
             vals = [float(r[c]) for r in rows if r.get(c) not in (None, "")]
             if vals:
                 lines.append(f"  {c:<28} {sum(vals) / len(vals):6.2f}  (n={len(vals)})")
@@ -427,6 +483,10 @@ def main_grade(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="notebooks or folders of them")
     parser.add_argument("--out", default="grades", metavar="DIR", help="where results go (default: grades)")
     parser.add_argument("--chapter", help="grade every notebook as this chapter (e.g. 01_rnn_review)")
+    parser.add_argument("--chapter-for", action="append", default=[], metavar="PATTERN=CHAPTER",
+                        help="grade the files whose name (or path) matches PATTERN as CHAPTER, "
+                             "for notebooks whose name and functions do not tell (repeatable; "
+                             "e.g. 'bob_*=02_lstm_interface')")
     parser.add_argument("--force", action="store_true",
                         help="regrade submissions already graded in DIR with the same file contents")
     parser.add_argument("--jobs", "-j", type=int, default=1,
@@ -448,7 +508,10 @@ def main_grade(argv: list[str] | None = None) -> int:
         if not Path(p).exists():
             print(f"warning: {p} does not exist")
     if not notebooks:
-        print("no notebooks found in " + ", ".join(args.paths))
+        others = find_skipped(args.paths)
+        print("no notebooks found in " + ", ".join(args.paths)
+              + (f" (files that are not notebooks: {', '.join(p.name for p, _ in others[:10])})"
+                 if others else ""))
         return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -459,12 +522,21 @@ def main_grade(argv: list[str] | None = None) -> int:
     refused = check_isolation(limits, args.root)
     if refused:
         return refused
+    rules = _parse_chapter_rules(args.chapter_for)
     jobs, skipped = [], 0
     for path, key in notebooks:
         if not args.force and report.already_graded(out, key, path):
             skipped += 1
             continue
-        jobs.append((path, key, args.chapter, limits, args.root, out, args.visibility))
+        jobs.append((path, key, chapter_for(path, key, rules, args.chapter), limits, args.root,
+                     out, args.visibility))
+    not_notebooks = find_skipped(args.paths, out)
+    for path, key in not_notebooks:
+        _record_skipped(out, path, key)
+    if not_notebooks:
+        print(f"skipped {len(not_notebooks)} file(s) that are not notebooks (listed in grades.csv): "
+              + ", ".join(str(p) for p, _ in not_notebooks[:10])
+              + (" ..." if len(not_notebooks) > 10 else ""))
     if skipped:
         print(f"{skipped} submission(s) already graded with the same contents: skipped (--force regrades)")
     results: list[dict] = []

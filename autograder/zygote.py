@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import socket
 import struct
 import sys
@@ -88,7 +89,8 @@ def serve(control: socket.socket) -> None:
             return  # the grader has gone: so do we
         if msg.startswith(b"status "):
             pid = int(msg.split()[1])
-            control.sendall(b"%d" % statuses.pop(pid) if pid in statuses else b"running")
+            if not _answer(control, b"%d" % statuses.pop(pid) if pid in statuses else b"running"):
+                return
             continue
         pid = os.fork()
         if pid == 0:
@@ -100,7 +102,18 @@ def serve(control: socket.socket) -> None:
                 code = 70
             os._exit(code)
         os.close(fds[0])
-        control.sendall(b"%d" % pid)
+        if not _answer(control, b"%d" % pid):
+            os.kill(pid, signal.SIGKILL)   # nobody will talk to it
+            return
+
+
+def _answer(control: socket.socket, data: bytes) -> bool:
+    """Send to the grader; False when it has gone (stopped by Ctrl-C, or killed)."""
+    try:
+        control.sendall(data)
+        return True
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

@@ -439,7 +439,7 @@ def test_a_class_with_one_bad_notebook_is_still_graded(tmp_path, make_notebook, 
     assert set(rows) == {"alice", "bob", "carol"}
     assert float(rows["carol"]["total"]) == FULL
     assert float(rows["alice"]["total"]) == 0 and "not a valid notebook" in rows["alice"]["problem"]
-    assert float(rows["bob"]["rnn_step_forward"]) == 0
+    assert float(rows["bob"]["1.1 rnn_step_forward"]) == 0
     results = json.loads((out / "bob" / "results.json").read_text())
     assert {"score", "tests"} <= results.keys()
     assert all({"name", "score", "max_score", "status", "output", "visibility"} <= t.keys()
@@ -456,7 +456,7 @@ def test_summary_is_per_chapter_when_a_run_grades_several(tmp_path, capsys):
     three = printed.index("of 03_gates")
     assert two < three
     assert printed[two:three].count("LSTMCell") == 1 and printed[three:].count("LSTMCell") == 1
-    assert "LSTMCell                      10.00  (n=1)" in printed[three:]
+    assert "3.8 LSTMCell                  10.00  (n=1)" in printed[three:]
 
 
 def test_grading_again_keeps_earlier_rows_and_skips_what_is_graded(tmp_path, make_notebook, capsys):
@@ -490,7 +490,7 @@ def test_parallel_class_in_lms_layouts_matches_sequential(tmp_path, make_noteboo
     rows = results["2"]
     assert {r["student"] for r in rows.values()} == {"dana", "erin", "frank"}
     assert float(rows["dana_hw1_01_rnn_review"]["total"]) == FULL
-    assert float(rows["frank__submission"]["rnn_backward"]) == 0
+    assert float(rows["frank__submission"]["1.4 rnn_backward"]) == 0
     printed = capsys.readouterr().out
     assert "mean score per exercise" in printed and "rnn_backward" in printed
     page = (tmp_path / "out2" / "erin_01_rnn_review" / "feedback.html").read_text()
@@ -666,3 +666,99 @@ def test_ctrl_c_stops_the_run_and_keeps_what_was_graded(jobs, tmp_path):
     assert again.returncode == 0, again.stderr
     assert f"{len(kept)} submission(s) already graded" in again.stdout
     assert len(list(out.glob("*/results.json"))) == 40
+
+
+# -- grades.csv an instructor can upload ------------------------------------------------------
+
+def _rows(out):
+    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
+        return {r["submission"]: r for r in csv.DictReader(f)}
+
+
+def test_grades_csv_is_ready_to_upload(tmp_path, make_notebook, capsys):
+    """Student never the chapter number; a column per exercise named `N.M name` (chapters 2
+    and 3 each get their LSTMCell); scores in one format; the problem column names the
+    problem (a timeout, not "Your code printed:"); cuts between words; a .py listed as
+    skipped; a formula-looking file name neutralised."""
+    folder = tmp_path / "class"
+    (folder / "gina").mkdir(parents=True)
+    (folder / "gina" / "01_rnn_review.ipynb").write_bytes(SOLUTION.read_bytes())
+    for n in ("02_lstm_interface.ipynb", "03_gates.ipynb"):
+        (folder / f"hal_{n}").write_bytes((ROOT / "solutions" / n).read_bytes())
+    make_notebook({"rnn_forward": """
+        def rnn_forward(x, h0, Wx, Wh, b):
+            print("working on it")
+            while True:
+                pass
+        """}, name="class/ivan_01_rnn_review.ipynb")
+    (folder / "jack_rnn.py").write_text("def rnn_step_forward(): pass\n")
+    evil = '=HYPERLINK("http:__evil","x")_01_rnn_review.ipynb'
+    (folder / evil).write_bytes(SOLUTION.read_bytes())
+    (folder / "lone.ipynb").write_bytes(SOLUTION.read_bytes())
+    out = tmp_path / "out"
+    assert main_grade([str(folder), "--out", str(out), "--timeout", "0.5", "--jobs", "2"]) == 0
+    assert "skipped 1 file(s) that are not notebooks" in capsys.readouterr().out
+    rows = _rows(out)
+    header = list(next(iter(rows.values())).keys())
+    assert header[:3] == ["submission", "student", "chapter"]
+    assert header[-3:] == ["total", "max_score", "problem"]
+    exercise_columns = header[3:-3]
+    assert "2.4 LSTMCell" in exercise_columns and "3.8 LSTMCell" in exercise_columns
+    assert exercise_columns[:4] == ["1.1 rnn_step_forward", "1.2 rnn_forward",
+                                    "1.3 rnn_step_backward", "1.4 rnn_backward"]
+    assert rows["gina__01_rnn_review"]["student"] == "gina"
+    assert rows["hal_02_lstm_interface"]["student"] == rows["hal_03_gates"]["student"] == "hal"
+    assert rows["lone"]["student"] == "lone"
+    for row in rows.values():   # one score format: two decimals
+        for c in exercise_columns + ["total", "max_score"]:
+            assert row[c] == "" or (row[c].count(".") == 1 and len(row[c].split(".")[1]) == 2), (c, row[c])
+    ivan = rows["ivan_01_rnn_review"]
+    assert ivan["problem"].startswith("1.2 rnn_forward: rnn_forward did not finish"), ivan["problem"]
+    assert float(ivan["2.4 LSTMCell" if False else "1.2 rnn_forward"]) == 0
+    jack = rows["jack_rnn.py"]
+    assert jack["student"] == "jack" and jack["problem"].startswith("skipped: jack_rnn.py is not a notebook")
+    assert jack["total"] == "0.00"
+    injected = [r for k, r in rows.items() if "HYPERLINK" in k]
+    assert len(injected) == 1
+    assert all(not injected[0][c].startswith(("=", "+", "-", "@")) for c in ("submission", "student"))
+    assert injected[0]["submission"].startswith("'=HYPERLINK")
+
+
+def test_csv_cells_and_problem_text():
+    from autograder.report import safe_cell, shorten, student_of
+    for bad in ("=1+1", "+1", "-2", "@SUM(A1)", "\t=x"):
+        assert safe_cell(bad) == "'" + bad
+    assert safe_cell("alice") == "alice" and safe_cell("") == ""
+    text = "word " * 100
+    cut = shorten(text, 50)
+    assert len(cut) <= 50 and cut.endswith("…") and cut[:-1].split()[-1] == "word"
+    assert student_of("01_rnn_review", "/x/gina/01_rnn_review.ipynb") == "gina"
+    assert student_of("alice_01_rnn_review") == "alice"
+    assert student_of("Alice Smith_12345_assignsubmission_file_01_rnn_review") == "Alice Smith"
+    assert student_of("bob__hw") == "bob"
+
+
+def test_chapter_for_one_file(tmp_path, make_notebook):
+    """A notebook whose name and functions do not tell its chapter gets one by pattern."""
+    empty = tmp_path / "class"
+    empty.mkdir()
+    nb = json.loads(SOLUTION.read_text())
+    nb["cells"] = [c for c in nb["cells"] if c["cell_type"] == "markdown"][:1]
+    (empty / "kim.ipynb").write_text(json.dumps(nb))
+    (empty / "lee.ipynb").write_text(json.dumps(nb))
+    out = tmp_path / "out"
+    assert main_grade([str(empty), "--out", str(out), "--chapter-for", "kim*=04_gru"]) == 0
+    rows = _rows(out)
+    assert rows["kim"]["chapter"] == "04_gru" and rows["kim"]["max_score"] != "0.00"
+    assert rows["lee"]["chapter"] == "" and "--chapter-for 'lee.ipynb=" in rows["lee"]["problem"]
+    with pytest.raises(SystemExit):
+        main_grade([str(empty), "--out", str(out), "--chapter-for", "kim*=99_nope"])
+
+
+@pytest.mark.parametrize("command", ["release", "grade", "fixtures", "gradescope"])
+def test_every_subcommand_has_help(command, capsys):
+    from autograder.cli import main
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    assert f"usage: python -m autograder {command}" in capsys.readouterr().out
