@@ -3,7 +3,8 @@ shown, collapsed under the exercise (`make book INSTRUCTOR=1`, into _build/instr
 
 It is made from solutions/ in a scratch source folder (_build/instructor_src): the same
 _config.yml, intro and table of contents, with chapters/NN.ipynb replaced by the solved
-notebook whose solution cells carry the `hide-input` tag (a "show code" toggle).
+notebook whose solution cells carry the `hide-input` tag (a "show code" toggle), each
+exercise under the same frame as in the student book (autograder.book_view).
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from autograder.release import notebook_text, read_notebook, solution_regions
+from autograder.book_view import add_frames
+from autograder.exercises import chapter_named
+from autograder.release import exercise_names, notebook_text, read_notebook, solution_regions
 
 
 def _has_solution(cell: dict) -> bool:
@@ -31,9 +34,7 @@ def prepare(root: Path | str, dest: Path | str) -> Path:
     for name in ("_toc.yml", "intro.md"):
         shutil.copy(root / name, dest / name)
     (dest / "_mathjax").symlink_to(root / "_mathjax")
-    (dest / "autograder").symlink_to(root / "autograder")   # check() imports it from the cwd
-    if (root / "chapters" / "data").is_dir():   # precomputed results a chapter plots
-        (dest / "chapters" / "data").symlink_to(root / "chapters" / "data")
+    (dest / "autograder").symlink_to(root / "autograder")   # check() and data_path() import it from the cwd
     for sol in sorted((root / "solutions").glob("*.ipynb")):
         nb = read_notebook(sol)
         assert solution_regions(nb) is not None
@@ -42,6 +43,9 @@ def prepare(root: Path | str, dest: Path | str) -> Path:
                 tags = cell.setdefault("metadata", {}).setdefault("tags", [])
                 if "hide-input" not in tags:
                     tags.append("hide-input")
+        chapter = chapter_named(sol.name)
+        if chapter is not None:   # the same exercise frames as the student book
+            nb = add_frames(nb, chapter, exercise_names(nb, f"solutions/{sol.name}"))
         (dest / "chapters" / sol.name).write_text(notebook_text(nb))
     return dest
 

@@ -13,12 +13,16 @@ through these steps, in this order (`to_student`):
        # YOUR CODE HERE
        raise NotImplementedError("Student exercise: implement rnn_forward")
 4. tag `raises-exception` on every code cell that will raise until the exercises are
-   solved, so the book build and nbval run the student notebook top to bottom
-   (`raising_cells`);
-5. clean: no outputs, execution counts reset, only the metadata the book needs
+   solved, so nbval and a student run the notebook top to bottom (`raising_cells`),
+   and `skip-execution` on the same cells, so the book does not run them and shows no
+   failure (autograder.book_view);
+5. put a frame before each exercise: number, points, what to implement, how to check
+   it, what a passing check prints, from its metadata in autograder/exercises
+   (`autograder.book_view.add_frames`);
+6. clean: no outputs, execution counts reset, only the metadata the book needs
    (`clean`, also applied to the solution notebooks themselves).
 
-Steps 2-4 read the sources before 5 throws anything away, and 4 reads the stubbed
+Steps 2-5 read the sources before 6 throws anything away, and 4 reads the stubbed
 sources of 3, so the order matters.
 
 Carried code. A later chapter may need functions written in an earlier one (chapter 5
@@ -54,6 +58,8 @@ import json
 import re
 from pathlib import Path
 
+from autograder.book_view import SKIP, add_frames
+
 # Markers are matched on the stripped line, with any number of '#' and any case, as
 # nbgrader does: "### BEGIN SOLUTION", "# END SOLUTION", "## begin solution".
 BEGIN = re.compile(r"^#+\s*BEGIN\s+SOLUTION\b", re.IGNORECASE)
@@ -65,6 +71,7 @@ CARRIED = re.compile(r"^#+\s*FROM\s+([\w.-]+)\s*:(.*)$", re.IGNORECASE)
 KEEP_CELL_METADATA = ("tags", "mystnb")
 KEEP_NOTEBOOK_METADATA = ("kernelspec", "language_info")
 RAISES = "raises-exception"
+BOOK_SKIP = SKIP    # the book (nbclient) does not run these cells; nbval and Jupyter do
 RELEASE_CMD = "python -m autograder release"
 CLEAN_CMD = "python -m autograder release --clean-solutions"
 
@@ -575,7 +582,19 @@ def to_student(nb: dict, name: str | None = None) -> dict:
 
     for k in raising_cells(sources, exercises | carried, definition_cells, stubbed_names):
         _add_tag(nb["cells"][k], RAISES)
+        _add_tag(nb["cells"][k], BOOK_SKIP)
+    chapter = _chapter_module(name)
+    if chapter is not None:
+        nb = add_frames(nb, chapter, exercises)
     return clean(nb)
+
+
+def _chapter_module(name: str | None):
+    """The module of autograder.exercises for the notebook called `name`, if any."""
+    if not name:
+        return None
+    from autograder.exercises import chapter_named   # numpy: imported only when needed
+    return chapter_named(Path(name).name)
 
 
 def notebook_text(nb: dict) -> str:

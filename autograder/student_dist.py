@@ -1,7 +1,8 @@
 """`python -m autograder release --student-dist DIR`: what a course hands to students.
 
 DIR gets the chapter notebooks (stubs), the self-check package with its public fixtures
-and the data the chapters plot, a pyproject so `pip install DIR` works, and a README for
+and the data the chapters plot (package data, found by `autograder.data_path`, so a notebook
+works wherever it is opened), a pyproject so `pip install DIR` works, and a README for
 students. Never the solutions, the reference loader, the grader, or the catalogue of
 known mistakes (its functions are almost-correct implementations).
 
@@ -16,10 +17,11 @@ import shutil
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-# What `check(...)` needs, relative to the package; globs. The exercise specs ship (how
-# to call and compare), their mistakes (autograder/mistakes/) do not.
+# What `check(...)` needs, relative to the package (globs for data). The exercise specs
+# ship too: exercises/__init__.py and each chapter module it lists in CHAPTERS (how to
+# call and compare); their mistakes (autograder/mistakes/) do not.
 SHIPPED = ("__init__.py", "selfcheck.py", "checks.py", "compare.py", "exercise.py", "errors.py",
-           "fixtures.py", "exercises/*.py", "fixtures/*.npz", "data/*.json")
+           "fixtures.py", "exercises/__init__.py", "fixtures/*.npz", "data/*.json")
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=61"]
@@ -59,8 +61,10 @@ grader runs only your imports, functions, classes and constants.
 
 def shipped_files() -> list[Path]:
     """The package's files that go to students (sorted, relative to the package)."""
+    from autograder.exercises import CHAPTERS
     files = {p.relative_to(PACKAGE) for pattern in SHIPPED for p in PACKAGE.glob(pattern)
              if p.is_file()}
+    files |= {Path(chapter.__file__).resolve().relative_to(PACKAGE) for chapter in CHAPTERS}
     return sorted(files)
 
 
@@ -74,11 +78,6 @@ def write(root: Path | str, dist: Path | str) -> list[str]:
     for nb in sorted((root / "chapters").glob("*.ipynb")):
         shutil.copy(nb, dist / "chapters" / nb.name)
         written.append(f"chapters/{nb.name}")
-    for data in sorted((root / "chapters" / "data").glob("*")):   # precomputed results a chapter plots
-        if data.is_file():
-            (dist / "chapters" / "data").mkdir(exist_ok=True)
-            shutil.copy(data, dist / "chapters" / "data" / data.name)
-            written.append(f"chapters/data/{data.name}")
     for rel in shipped_files():
         target = dist / "autograder" / rel
         target.parent.mkdir(parents=True, exist_ok=True)

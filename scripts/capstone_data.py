@@ -1,4 +1,4 @@
-"""Write chapters/data/06_capstone_curves.json: the training runs chapter 6 shows.
+"""Write autograder/data/06_capstone_curves.json: the training runs chapter 6 shows.
 
     PYTHONPATH=$PWD .venv/bin/python scripts/capstone_data.py          # all runs, a few minutes
     PYTHONPATH=$PWD .venv/bin/python scripts/capstone_data.py --check  # is the file up to date?
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from autograder.exercises import capstone  # noqa: E402
 from autograder.reference import reference  # noqa: E402
 
-TARGET = ROOT / "chapters" / "data" / "06_capstone_curves.json"
+TARGET = ROOT / "autograder" / "data" / "06_capstone_curves.json"   # package data: travels with it
 CONFIG = {"task": "adding", "T": 30, "H": 64, "batch": 32, "lr": 3e-3, "clip": 1.0, "steps": 3000,
           "every": 50, "tol": 0.04, "test_size": 1000, "seed": 0, "test_seed": 1234,
           "dtype": "float64"}

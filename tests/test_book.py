@@ -522,16 +522,31 @@ def test_toc_lists_at_least_one_chapter():
 
 @pytest.mark.parametrize("chapter", _toc_files()[1] if TOC.is_file() else [])
 def test_chapter_page_shows_stubs_and_figures(chapter):
-    """Does this chapter have a page that shows its stubs (NotImplementedError) and figures?"""
+    """Does this chapter's page show its stubs (as `# YOUR CODE HERE` and `...`, never a
+    failure), one exercise frame per exercise, and its figures?"""
     page = SITE / f"{chapter}.html"
     assert page.is_file(), f"{chapter} is in _toc.yml but {_rel(page)} was not built"
     parsed = _parse(page)
     text = "".join(parsed.text)
-    assert "NotImplementedError" in text, (
-        f"{_rel(page)} does not show any stub (raise NotImplementedError): "
+    assert "# YOUR CODE HERE" in text, (
+        f"{_rel(page)} does not show any stub (# YOUR CODE HERE): "
         "is it built from the solution instead of the student notebook?"
     )
+    raw = page.read_text(encoding="utf-8")
+    for word in ("Traceback", "CheckFailed", "NotImplementedError", "points on the public checks</pre"):
+        assert word not in raw, f"{_rel(page)} shows {word!r}: a failing cell was run or shown"
     assert parsed.imgs >= 1, f"{_rel(page)} has no <img>: its figures were not rendered"
+
+
+def test_no_page_holds_a_path_of_the_build_machine():
+    """Does any page name an absolute path of the machine that built it (the repository,
+    the home folder, the Python running the build), as a traceback would?"""
+    import sys
+    paths = {str(ROOT), str(ROOT.resolve()), str(Path.home()), str(Path(sys.prefix).resolve())}
+    hits = [f"{_rel(page)}: {p}" for page in _pages()
+            for p in sorted(x for x in paths if len(x) > 4)
+            if p in html.unescape(page.read_text(encoding="utf-8"))]
+    assert not hits, "paths of the build machine in the site:\n  " + "\n  ".join(hits[:20])
 
 
 @pytest.mark.parametrize("chapter", _toc_files()[1] if TOC.is_file() else [])

@@ -14,7 +14,11 @@ the vendored mathjax/; found by walking the site, so new chapters are covered by
     no TeX error (mjx-merror), no raw `\\(`, `\\[`, `$$` or `\\begin{` in the visible text,
     and at least one mjx-container on pages whose source has math;
   - every <img> loaded (complete and naturalWidth > 0);
-  - no Python traceback in an output, except in cells tagged `raises-exception`;
+  - no traceback, `CheckFailed` or `NotImplementedError` anywhere, and no check's points table
+    in an output (the book runs no failing cell); no absolute path of the build machine;
+  - on chapter pages, a frame for each exercise of autograder/exercises (number, name,
+    points, what to implement, how to check, what a passing check prints) right above the
+    code cell showing its stub as `...`;
   - no line of any solution region of solutions/*.ipynb in the visible text, in the HTML
     (live DOM and served file, HTML-unescaped, with and without tags), nor in the notebook
     behind the page's download button;
@@ -42,6 +46,7 @@ import os
 import re
 import shutil
 import struct
+import sys
 import tempfile
 import threading
 import time
@@ -416,6 +421,18 @@ const withTimeout = (p, ms, what) => Promise.race([p, sleep(ms).then(() => {
     text: t.el.textContent.split('\n').map(s => s.trim())
             .filter(s => s && s !== 'Copy to clipboard').slice(-2).join(' | ').slice(0, 300)}));
   r.nCells = document.querySelectorAll('div.cell').length;
+  r.outputText = [...document.querySelectorAll('.cell_output')].map(o => o.textContent).join('\n');
+  // Exercise frames (autograder/book_view.py): title, text, and the code of the cell after it.
+  r.frames = [...document.querySelectorAll('div.exercise-frame')].map(f => {
+    const t = f.querySelector('.admonition-title');
+    const next = f.nextElementSibling;
+    const isCell = !!(next && next.matches('div.cell'));
+    return {title: t ? t.textContent.trim() : null, text: f.textContent.replace(/\s+/g, ' '),
+            nextIsCell: isCell,
+            nextCode: isCell && next.querySelector('.cell_input pre')
+                      ? next.querySelector('.cell_input pre').textContent : '',
+            shown: f.getBoundingClientRect().height > 0};
+  });
   r.codeLines = [...document.querySelectorAll('div.cell_input pre')]
     .flatMap(p => p.textContent.split('\n')).map(s => s.trim()).filter(s => s.length >= 12);
   r.markerLines = r.codeLines.filter(s => /^#+\s*(BEGIN|END)\s+SOLUTION\b/i.test(s));
@@ -699,13 +716,81 @@ def test_every_image_loads(visit, page):
     assert not broken, f"{page}: images that did not load: {broken}"
 
 
+# What a failing cell would leave on a page. The book runs no cell that raises until the
+# exercises are solved (release tags them `skip-execution`) and shows each stub as `...`
+# (autograder/book_view.py), so none of these may appear anywhere, in text or HTML.
+FAILURE_WORDS = ("Traceback", "CheckFailed", "NotImplementedError")
+
+
+def _machine_paths() -> list[str]:
+    """Absolute paths of the machine that built the book, as a page could leak them (a
+    traceback's file name, a printed path)."""
+    paths = {str(ROOT), str(ROOT.resolve()), str(Path.home()), tempfile.gettempdir(),
+             str(Path(sys.prefix).resolve())}
+    return sorted(p for p in paths if len(p) > 4)
+
+
 @pytest.mark.parametrize("page", PAGES)
-def test_no_traceback_outside_raises_exception_cells(visit, page):
-    """A traceback is expected only in cells tagged `raises-exception` (the stubs' checks)."""
+def test_no_traceback_and_no_failure_shown(visit, page):
+    """No traceback, no failing check and no stub's error anywhere on the page: the book
+    shows the exercises, it does not run the cells that fail until they are solved."""
     v = visit(page)
-    bad = [t for t in v.data["tracebacks"] if not t["tagged"]]
-    assert not bad, (f"{page}: tracebacks in outputs of cells not tagged raises-exception: "
-                     + "; ".join(f"[cell: {t['cellClasses']}] {t['text']}" for t in bad))
+    problems = [f"traceback in an output [cell: {t['cellClasses']}] {t['text']}"
+                for t in v.data["tracebacks"]]
+    served = (SITE / page).read_text(encoding="utf-8")
+    for word in FAILURE_WORDS:
+        for where, text in (("the visible text", v.data["innerText"]),
+                            ("the served HTML", served)):
+            if word in text:
+                i = text.index(word)
+                problems.append(f"{word!r} in {where}: ...{text[max(0, i - 80):i + 80]!r}...")
+    if "points on the public checks" in v.data["outputText"]:
+        problems.append("a check's points table in a cell output (a check was run)")
+    assert not problems, f"{page}:\n  " + "\n  ".join(problems[:10])
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_path_of_the_build_machine(visit, page):
+    """No absolute path of the machine that built the book, in the text or the HTML."""
+    v = visit(page)
+    served = (SITE / page).read_text(encoding="utf-8")
+    hits = [f"{p!r} in {where}" for p in _machine_paths()
+            for where, text in (("the visible text", v.data["innerText"]),
+                                ("the served HTML", html.unescape(served)))
+            if p in text]
+    assert not hits, f"{page}: " + "; ".join(hits)
+
+
+def _exercises_of(page: str) -> list:
+    """The exercises (autograder/exercises metadata) of a chapter page, [] for others."""
+    from autograder.exercises import chapter_named
+    chapter = chapter_named(Path(page).stem + ".ipynb") if page.startswith("chapters/") else None
+    return list(chapter.EXERCISES) if chapter is not None else []
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.startswith("chapters/")])
+def test_every_exercise_is_framed(visit, page):
+    """Each exercise of the chapter (from its metadata) has a visible frame saying its
+    number, name and points, what to implement, how to check it and what a passing
+    check prints, right above the code cell with its stub (`# YOUR CODE HERE`, `...`)."""
+    v = visit(page)
+    exercises = _exercises_of(page)
+    frames = v.data["frames"]
+    assert [f["title"] for f in frames] == [
+        f"Exercise {ex.number} · {ex.name} · {sum(ex.points.values()):g} points"
+        for ex in exercises], f"{page}: frames {[f['title'] for f in frames]}"
+    for ex, f in zip(exercises, frames):
+        where = f"{page}, exercise {ex.number}"
+        assert f["shown"], f"{where}: the frame is not displayed"
+        for words in ("Implement", "Check it", f"check({ex.name}", "A passing check prints",
+                      f"Exercise {ex.number} {ex.name}: ", "All public checks pass."):
+            assert words in f["text"], f"{where}: the frame does not say {words!r}: {f['text']}"
+        for name, points in ex.points.items():
+            assert f"{name} {points:g}" in f["text"], f"{where}: no points for {name}"
+        assert f["nextIsCell"] and "# YOUR CODE HERE" in f["nextCode"], (
+            f"{where}: the frame is not right above the exercise's code cell")
+        assert "..." in f["nextCode"] and f"{ex.name}" in f["nextCode"], (
+            f"{where}: the code cell under the frame does not show the stub as `...`")
 
 
 @pytest.mark.parametrize("page", PAGES)

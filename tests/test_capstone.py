@@ -17,7 +17,7 @@ from conftest import ROOT
 
 SOLUTION = ROOT / "solutions" / "06_capstone.ipynb"
 CHAPTER = ROOT / "chapters" / "06_capstone.ipynb"
-DATA = ROOT / "chapters" / "data" / "06_capstone_curves.json"
+DATA = ROOT / "autograder" / "data" / "06_capstone_curves.json"
 pytestmark = pytest.mark.skipif(not SOLUTION.exists(), reason="chapter 6 is not written yet")
 FULL = sum(ex.max_points for ex in capstone.EXERCISES)
 KINDS = ("rnn", "lstm", "gru")
@@ -316,12 +316,16 @@ def test_numbers_in_the_text_come_from_the_data():
     assert f"peaks at {max(runs['rnn_long']['accuracy']):.0%}" in text
 
 
-def test_student_edition_ships_the_curves(tmp_path):
-    """The student notebook plots the stored curves, so the student edition carries them."""
-    from autograder import student_dist
+def test_student_edition_ships_the_curves_in_the_package(tmp_path):
+    """The student notebook plots the stored curves, so the student package carries them
+    (tests/test_student_dist.py runs the notebook alone, outside chapters/, with it)."""
+    from autograder import data_path, student_dist
     written = student_dist.write(ROOT, tmp_path / "dist")
-    assert "chapters/data/06_capstone_curves.json" in written
-    assert (tmp_path / "dist" / "chapters" / "data" / "06_capstone_curves.json").read_bytes() == DATA.read_bytes()
+    assert "autograder/data/06_capstone_curves.json" in written
+    assert (tmp_path / "dist" / "autograder" / "data" / "06_capstone_curves.json").read_bytes() == DATA.read_bytes()
+    assert data_path("06_capstone_curves.json") == DATA.resolve()
+    with pytest.raises(FileNotFoundError, match="06_capstone_curves.json"):
+        data_path("07_no_such_data.json")
 
 
 def test_a_capstone_notebook_is_recognised_whatever_its_name(tmp_path):
