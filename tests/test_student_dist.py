@@ -55,6 +55,8 @@ def test_student_edition_installs_checks_and_hides_solutions(student, tmp_path):
     names = {p.relative_to(dist).as_posix() for p in dist.rglob("*") if p.is_file()}
     assert "chapters/01_rnn_review.ipynb" in names and "autograder/selfcheck.py" in names
     assert "autograder/fixtures/01_rnn_review.npz" in names and "README.md" in names
+    assert (dist / "LICENSE").read_text().startswith("MIT License")  # code; text: CC BY 4.0
+    assert "Attribution 4.0 International Public License" in (dist / "LICENSE-TEXT").read_text()
     assert not any(n.startswith(("solutions/", "autograder/mistakes")) for n in names)
     assert not any(n.endswith(("grade.py", "reference.py", "sandbox.py", "make_fixtures.py"))
                    for n in names)
