@@ -18,7 +18,9 @@ show either failure, and must not produce it and then scrub it out of the HTML. 
    book reads a chapter notebook, each stub line `raise NotImplementedError(...)` is read
    as `...` with the same indentation (`shown_stub`). The book shows the function's
    signature, docstring and given code with `...` where the student writes; the
-   downloaded notebook keeps the stub. Nothing is changed after the page is rendered.
+   downloaded notebook keeps the stub. Under each demo the book does not run (a skipped
+   cell that is not a check), a line says why it has no output. Nothing is changed after
+   the page is rendered.
 
 Only the standard library and the exercises' metadata are used.
 """
@@ -49,22 +51,28 @@ CHECK_WORDS = {
 }
 
 # What the letters of a case label mean: a failing check names its case, e.g.
-# `[N=3, D=5, H=4, G=16]`. A chapter module may add or override letters with its own
-# CASE_LABELS dict; every label an exercise's public cases use must be explained by one of
-# the two (tests/test_book_view.py), so a new exercise cannot print an unexplained one.
+# `[N=3, D=5, H=4, G=16]`. LABELS are the book's letters, the same in every chapter; a letter
+# that means something in one chapter only is that chapter's: in its module's CASE_LABELS
+# dict (a new chapter declares its letters there), or for the first six chapters in
+# CHAPTER_LABELS below. tests/test_book_view.py fails on a letter nobody explains.
 LABELS = {
     "N": "batch size",
     "T": "time steps",
     "D": "input features",
     "H": "hidden units",
     "G": "columns of the fused gate weights",
-    "K": "columns of the fused weights",
-    "O": "outputs of the head",
-    "big": "1 if the inputs include 0 and values up to 1e4 in size",
-    "seq": "return_sequences",
-    "state": "return_state",
-    "init": "1 if an initial state is passed",
-    "cell": "the test cell: 0 has two states (like an LSTM), 1 has one",
+}
+CHAPTER_LABELS = {
+    "02_lstm_interface.ipynb": {
+        "seq": "return_sequences",
+        "state": "return_state",
+        "init": "1 if an initial state is passed",
+        "cell": "the test cell: 0 has two states (like an LSTM), 1 has one",
+    },
+    "03_gates.ipynb": {"big": "1 if the inputs include 0 and values up to 1e4 in size"},
+    "04_gru.ipynb": {"K": "columns of the fused weights"},
+    "05_backprop_cell_state.ipynb": {"K": "columns of the fused weights"},
+    "06_capstone.ipynb": {"K": "columns of the fused weights", "O": "outputs of the head"},
 }
 
 
@@ -85,14 +93,22 @@ def shown_stub(source: str) -> str:
     return "".join(lines)
 
 
+# Under a cell the book does not run that is not a check (a demo that calls the exercises):
+# the reader sees its code and no output, so the page says why.
+DEMO_NOTE = ("*The book does not run this cell: it calls your functions. In the notebook it "
+             "runs once the exercises above pass their checks.*")
+
+
 def book_notebook_text(text: str) -> str:
-    """The chapter notebook `text` (JSON) as the book reads it: stubs shown as `...`."""
+    """The chapter notebook `text` (JSON) as the book reads it: stubs shown as `...`, and a
+    note under each demo the book does not run."""
     try:
         nb = json.loads(text)
     except json.JSONDecodeError:
         return text        # not ours to judge: myst-nb reports it
-    changed = False
+    changed, cells = False, []
     for cell in nb.get("cells", []):
+        cells.append(cell)
         if cell.get("cell_type") != "code":
             continue
         src = cell.get("source", "")
@@ -100,6 +116,14 @@ def book_notebook_text(text: str) -> str:
         shown = shown_stub(src)
         if shown != src:
             cell["source"], changed = shown, True
+        tags = cell.get("metadata", {}).get("tags", [])
+        if SKIP in tags and not src.lstrip().startswith("check("):
+            note = {"cell_type": "markdown", "metadata": {}, "source": DEMO_NOTE}
+            if cell.get("id"):
+                note["id"] = f"{cell['id']}-book-note"
+            cells.append(note)
+            changed = True
+    nb["cells"] = cells
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n" if changed else text
 
 
@@ -157,9 +181,10 @@ def _what(node: ast.AST, ex, methods: list[str]) -> str:
 
 
 def case_labels(chapter) -> dict[str, str]:
-    """What each case-label letter means in `chapter`: LABELS, overridden and extended by
-    the chapter module's own CASE_LABELS (a new chapter declares its letters there)."""
-    return {**LABELS, **getattr(chapter, "CASE_LABELS", {})}
+    """What each case-label letter means in `chapter` (a module of autograder.exercises):
+    LABELS, then CHAPTER_LABELS of its notebook, then the module's own CASE_LABELS."""
+    return {**LABELS, **CHAPTER_LABELS.get(getattr(chapter, "NOTEBOOK", None), {}),
+            **getattr(chapter, "CASE_LABELS", {})}
 
 
 def unexplained_labels(ex, chapter=None) -> list[str]:
@@ -174,13 +199,13 @@ def case_words(ex, chapter=None) -> str:
     explains is shown bare (tests/test_book_view.py fails on it)."""
     if not ex.public_dims:
         return ""
-    labels, own = case_labels(chapter), getattr(chapter, "CASE_LABELS", {})
+    labels = case_labels(chapter)
     case = {k: v for k, v in ex.public_dims[0].items() if k != "seed"}
     words = []
     for k, v in case.items():
         if k not in labels:
             words.append(k)
-        elif k in ("G", "K") and k not in own and case.get("H") and v % case["H"] == 0:
+        elif labels[k].startswith("columns of the fused") and case.get("H") and v % case["H"] == 0:
             times = v // case["H"]
             words.append(f"{k} = {'' if times == 1 else times}H {labels[k]}")
         else:

@@ -23,6 +23,8 @@ PACKAGE = Path(__file__).resolve().parent
 SHIPPED = ("__init__.py", "selfcheck.py", "checks.py", "compare.py", "exercise.py", "errors.py",
            "fixtures.py", "exercises/__init__.py", "fixtures/*.npz", "data/*.json")
 
+LICENSES = ("LICENSE", "LICENSE-TEXT")  # the code's (MIT) and the text's (CC BY 4.0)
+
 PYPROJECT = """[build-system]
 requires = ["setuptools>=61"]
 build-backend = "setuptools.build_meta"
@@ -56,6 +58,9 @@ shapes (N=1, T=1, H=1 included), so make the code general, not just the table gr
 
 Submit the notebook file itself. Demo and plot cells do not count toward the grade; the
 grader runs only your imports, functions, classes and constants.
+
+Licenses: the code (the package and the notebooks' code cells) is MIT (`LICENSE`); the
+text and figures are CC BY 4.0 (`LICENSE-TEXT`).
 """
 
 
@@ -85,4 +90,6 @@ def write(root: Path | str, dist: Path | str) -> list[str]:
         written.append(f"autograder/{rel.as_posix()}")
     (dist / "pyproject.toml").write_text(PYPROJECT)
     (dist / "README.md").write_text(README)
-    return written + ["pyproject.toml", "README.md"]
+    for name in LICENSES:
+        shutil.copy(root / name, dist / name)
+    return written + ["pyproject.toml", "README.md", *LICENSES]

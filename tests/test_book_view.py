@@ -70,6 +70,17 @@ def test_book_text_changes_only_code_cells_with_stubs():
     assert book_view.book_notebook_text("not json") == "not json"
 
 
+def test_a_demo_the_book_skips_gets_a_note_and_a_check_does_not():
+    nb = {"cells": [{"cell_type": "code", "id": "demo", "source": "plt.plot(rnn_forward(x))",
+                     "metadata": {"tags": ["raises-exception", "skip-execution"]}},
+                    {"cell_type": "code", "id": "chk", "source": "check(rnn_forward)",
+                     "metadata": {"tags": ["raises-exception", "skip-execution"]}},
+                    {"cell_type": "code", "id": "plain", "source": "x = 1", "metadata": {}}]}
+    shown = json.loads(book_view.book_notebook_text(json.dumps(nb)))["cells"]
+    assert [c["id"] for c in shown] == ["demo", "demo-book-note", "chk", "plain"]
+    assert shown[1]["source"] == book_view.DEMO_NOTE
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.NOTEBOOK)
 def test_the_book_reads_no_stub_error_and_runs_no_failing_cell(chapter):
     """As the book reads a chapter: no `NotImplementedError` in any cell's code, and every
@@ -124,9 +135,11 @@ def test_case_words_of_an_exercise_and_of_an_odd_one():
     ex = CHAPTERS[0].EXERCISES[0]
     assert book_view.case_words(ex).startswith("`[N=3, D=5, H=4]`: N batch size")
     odd = type("Odd", (), {"public_dims": ({"N": 2, "Q": 3, "K": 4, "H": 2},)})
-    assert book_view.unexplained_labels(odd) == ["Q"]
-    assert book_view.case_words(odd).endswith("N batch size; Q; K = 2H columns of the fused weights; H hidden units")
-    own = type("Chapter", (), {"CASE_LABELS": {"Q": "queries", "K": "chunks"}})
+    assert book_view.unexplained_labels(odd) == ["K", "Q"]
+    assert book_view.case_words(odd).endswith("N batch size; Q; K; H hidden units")
+    gru = type("Chapter", (), {"NOTEBOOK": "04_gru.ipynb"})
+    assert book_view.case_words(odd, gru).endswith("Q; K = 2H columns of the fused weights; H hidden units")
+    own = type("Chapter", (), {"NOTEBOOK": "04_gru.ipynb", "CASE_LABELS": {"Q": "queries", "K": "chunks"}})
     assert book_view.unexplained_labels(odd, own) == []
     assert "Q queries; K chunks" in book_view.case_words(odd, own)
 
