@@ -18,7 +18,9 @@ show either failure, and must not produce it and then scrub it out of the HTML. 
    book reads a chapter notebook, each stub line `raise NotImplementedError(...)` is read
    as `...` with the same indentation (`shown_stub`). The book shows the function's
    signature, docstring and given code with `...` where the student writes; the
-   downloaded notebook keeps the stub. Nothing is changed after the page is rendered.
+   downloaded notebook keeps the stub. Under each demo the book does not run (a skipped
+   cell that is not a check), a line says why it has no output. Nothing is changed after
+   the page is rendered.
 
 Only the standard library and the exercises' metadata are used.
 """
@@ -91,14 +93,22 @@ def shown_stub(source: str) -> str:
     return "".join(lines)
 
 
+# Under a cell the book does not run that is not a check (a demo that calls the exercises):
+# the reader sees its code and no output, so the page says why.
+DEMO_NOTE = ("*The book does not run this cell: it calls your functions. In the notebook it "
+             "runs once the exercises above pass their checks.*")
+
+
 def book_notebook_text(text: str) -> str:
-    """The chapter notebook `text` (JSON) as the book reads it: stubs shown as `...`."""
+    """The chapter notebook `text` (JSON) as the book reads it: stubs shown as `...`, and a
+    note under each demo the book does not run."""
     try:
         nb = json.loads(text)
     except json.JSONDecodeError:
         return text        # not ours to judge: myst-nb reports it
-    changed = False
+    changed, cells = False, []
     for cell in nb.get("cells", []):
+        cells.append(cell)
         if cell.get("cell_type") != "code":
             continue
         src = cell.get("source", "")
@@ -106,6 +116,14 @@ def book_notebook_text(text: str) -> str:
         shown = shown_stub(src)
         if shown != src:
             cell["source"], changed = shown, True
+        tags = cell.get("metadata", {}).get("tags", [])
+        if SKIP in tags and not src.lstrip().startswith("check("):
+            note = {"cell_type": "markdown", "metadata": {}, "source": DEMO_NOTE}
+            if cell.get("id"):
+                note["id"] = f"{cell['id']}-book-note"
+            cells.append(note)
+            changed = True
+    nb["cells"] = cells
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n" if changed else text
 
 

@@ -70,6 +70,17 @@ def test_book_text_changes_only_code_cells_with_stubs():
     assert book_view.book_notebook_text("not json") == "not json"
 
 
+def test_a_demo_the_book_skips_gets_a_note_and_a_check_does_not():
+    nb = {"cells": [{"cell_type": "code", "id": "demo", "source": "plt.plot(rnn_forward(x))",
+                     "metadata": {"tags": ["raises-exception", "skip-execution"]}},
+                    {"cell_type": "code", "id": "chk", "source": "check(rnn_forward)",
+                     "metadata": {"tags": ["raises-exception", "skip-execution"]}},
+                    {"cell_type": "code", "id": "plain", "source": "x = 1", "metadata": {}}]}
+    shown = json.loads(book_view.book_notebook_text(json.dumps(nb)))["cells"]
+    assert [c["id"] for c in shown] == ["demo", "demo-book-note", "chk", "plain"]
+    assert shown[1]["source"] == book_view.DEMO_NOTE
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.NOTEBOOK)
 def test_the_book_reads_no_stub_error_and_runs_no_failing_cell(chapter):
     """As the book reads a chapter: no `NotImplementedError` in any cell's code, and every
