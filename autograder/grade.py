@@ -672,7 +672,9 @@ def _grade_single(args, notebooks) -> int:
     refused = check_isolation(limits, args.root)
     if refused:
         return refused
-    _grade_one((path, key, args.chapter, limits, args.root, out, args.visibility))
+    result = _grade_one((path, key, args.chapter, limits, args.root, out, args.visibility))
+    for note in result.get("notes", ()):   # the instructor reads the autograder's log
+        print(f"NOTE FOR THE INSTRUCTOR: {note}", flush=True)
     shutil.copyfile(out / key / "results.json", target)
     print(f"graded {path.name}; wrote {target}")
     return 0

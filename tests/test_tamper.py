@@ -185,7 +185,7 @@ def record(graded, honest_scores: dict):
     the table the issue asks for, made by the tests themselves."""
     path = os.environ.get("TAMPER_TABLE")
     if path:
-        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].split(" ")[0]
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].rsplit(" (", 1)[0]
         with open(path, "a") as f:
             f.write(f"| {test} | {sum(scores(graded).values()):g} | {sum(honest_scores.values()):g} |\n")
 
