@@ -78,11 +78,11 @@ serve:
 # wheels are fetched first because tests/test_python_versions.py installs them offline.
 test: book wheels
 	$(MAKE) book INSTRUCTOR=1
-	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval solutions chapters tests
+	$(BIN)/python -m pytest -rs -n 2 --dist loadfile --nbval solutions chapters tests
 
 # Without the book build (for quick iteration).
 test-fast: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -rs -n 2 --dist loadfile tests
 
 # The built book in headless Chromium (tests/test_browser.py): every page opened from a local
 # server, checked (network, MathJax, images, tracebacks, no solution code, navigation) and
@@ -121,7 +121,13 @@ bench-torch: setup
 # Fetched by the .venv's pip for Linux x86-64 wheels of each version (no interpreter needed);
 # about 230 MB in one folder (pure-Python wheels are shared).
 WHEELS_STAMP := $(WHEELS)/.stamp
-wheels: $(WHEELS_STAMP)
+# and the numpy wheels the Gradescope zip installs on each Python it accepts (2.2.6 for 3.10),
+# for tests/test_gradescope.py's simulated images (scripts/gradescope_wheels.sh)
+GRADESCOPE_WHEELS_STAMP := $(WHEELS)/.gradescope-stamp
+wheels: $(WHEELS_STAMP) $(GRADESCOPE_WHEELS_STAMP)
+$(GRADESCOPE_WHEELS_STAMP): autograder/gradescope.py | setup
+	bash scripts/gradescope_wheels.sh $(WHEELS)
+	touch $@
 $(WHEELS_STAMP): requirements.lock | setup
 	@mkdir -p $(WHEELS)
 	for v in $(PYTHON_VERSIONS); do \

@@ -55,6 +55,50 @@ def _hide(paths: list[str]) -> bool:
         return False
 
 
+def _inside(path: str, folders) -> bool:
+    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
+
+
+def _keep_imports_reachable(hidden: list[str]) -> dict[str, str]:
+    """Called as root, just before becoming the student's uid. Python's own folders (the
+    standard library, site-packages) may lie under a folder only root can enter: pyenv in
+    /root (mode 0700), a checkout in a `mktemp -d` folder. A directory descriptor opened
+    now on each stays usable after the uid change, and /proc/self/fd/N/... reaches what is
+    under it with the student's own rights (every file there is world-readable), without
+    passing through the closed folder above. So student code imports what the grader's
+    Python can import (statistics, decimal, numpy.ma...), and nothing more: folders that
+    hold or contain a hidden path are not opened (they stay on sys.path as they were).
+    Returns {original folder: /proc/self/fd/N}."""
+    hidden_real = [os.path.realpath(h) for h in hidden]
+    mapping: dict[str, str] = {}
+    for entry in list(sys.path):
+        real = os.path.realpath(entry or ".")
+        if real in mapping or not os.path.isdir(real):
+            continue
+        if _inside(real, hidden_real) or any(_inside(h, [real]) for h in hidden_real):
+            continue
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        mapping[real] = f"/proc/self/fd/{fd}"
+
+    def moved(p: str) -> str:
+        real = os.path.realpath(p)
+        for old, new in mapping.items():
+            if real == old or real.startswith(old + "/"):
+                return new + real[len(old):]
+        return p
+
+    sys.path[:] = [moved(p) for p in sys.path]
+    for module in list(sys.modules.values()):   # packages imported already (numpy...)
+        search = getattr(module, "__path__", None)
+        if isinstance(search, list):
+            search[:] = [moved(p) if isinstance(p, str) else p for p in search]
+    sys.path_importer_cache.clear()
+    return mapping
+
+
 def _apply_limits(limits: dict, scratch: str) -> None:
     os.setsid()  # own process group: the parent kills the whole group when done
     if os.getuid() == 0:
@@ -77,6 +121,7 @@ def _apply_limits(limits: dict, scratch: str) -> None:
         # its own (from this process's pid, unique among live processes), so that one
         # sandbox can neither signal another (kill(-1)) nor use up its process limit.
         uid = UID_BASE + os.getpid() if limits["uid"] == "unique" else int(limits["uid"])
+        _keep_imports_reachable(list(limits.get("hide", ())))
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)

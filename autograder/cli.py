@@ -31,13 +31,24 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.gradescope import main_gradescope
         return main_gradescope(rest)
     if command == "fixtures":
-        from autograder import make_fixtures as fixtures
-        if "--write" in rest:
-            for p in fixtures.write_all("."):
-                print(f"wrote {p}")
-            return 0
-        problems = fixtures.check_all(".")
-        print("\n".join(problems) or "fixtures: up to date")
-        return 1 if problems else 0
+        return main_fixtures(rest)
     print(f"unknown command {command!r}\n\n{USAGE}")
     return 2
+
+
+def main_fixtures(argv: list[str]) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder fixtures",
+        description="Check that autograder/fixtures/*.npz (the public cases of the notebooks' "
+                    "self-check) match solutions/; exit 1 and list what is out of date.")
+    parser.add_argument("--write", action="store_true", help="regenerate them instead of checking")
+    args = parser.parse_args(argv)
+    from autograder import make_fixtures as fixtures
+    if args.write:
+        for p in fixtures.write_all("."):
+            print(f"wrote {p}")
+        return 0
+    problems = fixtures.check_all(".")
+    print("\n".join(problems) or "fixtures: up to date")
+    return 1 if problems else 0

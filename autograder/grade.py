@@ -12,9 +12,15 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import fnmatch
 import hashlib
+import importlib.util
 import json
+import os
+import re
 import shutil
+import signal
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -27,7 +33,8 @@ from autograder.exercises import CHAPTERS, chapter_named
 from autograder.mistakes import book as mistakes_of
 from autograder.notebook import NotebookError, Program, load_program
 from autograder.reference import reference
-from autograder.sandbox import SECRET_PATHS, Limits, Sandbox, StudentError, Zygote
+from autograder.sandbox import (SECRET_PATHS, Limits, Sandbox, StudentError, Zygote,
+                                readable_secrets)
 
 
 @dataclass
@@ -41,6 +48,8 @@ class Graded:
     output: str = ""                           # what the student's code printed
     sha256: str = ""
     seconds: float = 0.0
+    # for the instructor, not the student: what to fix on the grading machine
+    grader_notes: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -205,6 +214,46 @@ def grade_exercise(ex: Exercise, program: Program, ref, digest: str, forward_ok:
     return results, sandbox.take_output()
 
 
+_NO_MODULE = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '([\w.]+)'")
+
+
+def _grader_can_import(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _explain_imports(graded: Graded, load_problems: list[str]) -> None:
+    """The notebook's load problems go to the student. An import that failed in the student
+    process although the grader's own Python has the module is the grading machine's fault
+    (its files cannot be read by the student process's uid): the student is told so, and the
+    instructor what to fix (in `grader_notes`, printed once per run)."""
+    def why(module: str) -> str:
+        if _grader_can_import(module):
+            graded.grader_notes.append(
+                f"student code could not import `{module}`, which the grader's Python imports: "
+                f"the student process (another uid) cannot read it. Make every folder of the "
+                f"grader's Python (sys.prefix, site-packages) and their parents readable and "
+                f"searchable by other users (chmod o+rx), or grade with a Python installed outside "
+                f"a private home folder (e.g. /usr/bin/python3 or a venv under /opt).")
+            return (f" (`{module}` is installed where the grader runs, but the grading sandbox "
+                    f"could not read it: a set-up problem of the grading machine, not your code. "
+                    f"Your instructor has been told)")
+        return (f" (`{module}` is not installed where the grader runs: use numpy and the "
+                f"standard library only)")
+
+    for problem in load_problems:
+        m = _NO_MODULE.search(problem)
+        text = problem + (why(m.group(1)) if m else "")
+        if text not in graded.problems:
+            graded.problems.append(text)
+    for r in graded.results:
+        m = _NO_MODULE.search(r.message)
+        if m and _grader_can_import(m.group(1)):
+            r.message += why(m.group(1))
+
+
 def grade_notebook(path: Path | str, key: str | None = None, chapter: str | None = None,
                    limits: Limits | None = None, root: Path | str | None = None) -> Graded:
     """Grade one notebook. Never raises for anything the student did."""
@@ -224,8 +273,9 @@ def grade_notebook(path: Path | str, key: str | None = None, chapter: str | None
         graded.problems.append(str(e))
     graded.chapter = guess_chapter(path, program, chapter)
     if graded.chapter is None:
-        graded.problems.append("could not tell which chapter this notebook is; "
-                               "pass --chapter")
+        graded.problems.append(f"could not tell which chapter this notebook is (its name and "
+                               f"its functions do not say); grade it with "
+                               f"--chapter-for '{path.name}=NN_chapter' (or --chapter for all)")
         return graded
     if program is None:
         for ex in graded.chapter.EXERCISES:
@@ -248,9 +298,70 @@ def grade_notebook(path: Path | str, key: str | None = None, chapter: str | None
                 outputs.append(f"--- while grading {ex.name} ---\n{printed.strip()[:2000]}")
     finally:
         process.close()
+    _explain_imports(graded, process.sandbox.load_problems)
     graded.output = "\n".join(outputs)
     graded.seconds = time.monotonic() - start
     return graded
+
+
+def _hidden(root: str | None) -> tuple[str, ...]:
+    """What student code must not see: the grader's SECRET_PATHS, and the reference of
+    another course root (--root)."""
+    extra = (str((Path(root) / "solutions").resolve()),) if root else ()
+    return SECRET_PATHS + tuple(p for p in extra if p not in SECRET_PATHS)
+
+
+IGNORED_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+def find_skipped(paths: list[str], out: Path | None = None) -> list[tuple[Path, str]]:
+    """(file, key) for the files in the given folders that are not notebooks (a .py, a PDF,
+    a zip): listed as skipped, so a student who uploaded the wrong file is not missed.
+    Grading output folders (this run's, or any holding a grades.csv) are not looked in."""
+    found = []
+    out = out.resolve() if out is not None else None
+    for given in map(Path, paths):
+        if not given.is_dir():
+            continue
+        outputs = {p.parent for p in given.rglob("grades.csv")} | ({out} if out else set())
+        for p in sorted(given.rglob("*")):
+            parts = p.relative_to(given).parts
+            if (p.is_file() and p.suffix != ".ipynb" and p.name not in IGNORED_FILES
+                    and not any(x.startswith(".") or x == "__MACOSX" for x in parts)
+                    and not any(o == p.resolve().parent or o in p.resolve().parents
+                                for o in map(Path.resolve, outputs))):
+                found.append((p, p.relative_to(given).as_posix().replace("/", "__")))
+    return found
+
+
+def _record_skipped(out: Path, path: Path, key: str) -> None:
+    graded = Graded(str(path), key)
+    graded.problems.append(f"skipped: {path.name} is not a notebook (.ipynb); submit the "
+                           f"chapter's notebook")
+    _write_results(out, graded, "visible")
+
+
+def chapter_for(path: Path, key: str, rules: list[tuple[str, str]], default: str | None) -> str | None:
+    """The chapter given for this file by the first --chapter-for PATTERN=CHAPTER whose
+    pattern matches its name, its key or its path; else --chapter (None: guess)."""
+    for pattern, chapter in rules:
+        if any(fnmatch.fnmatch(s, pattern) for s in (path.name, key, str(path))):
+            return chapter
+    return default
+
+
+def _parse_chapter_rules(values: list[str]) -> list[tuple[str, str]]:
+    rules = []
+    for value in values or ():
+        pattern, sep, chapter = value.rpartition("=")
+        if not sep or not pattern or not chapter:
+            raise SystemExit(f"--chapter-for {value!r}: write PATTERN=CHAPTER, e.g. "
+                             f"'bob*=02_lstm_interface'")
+        if chapter_named(chapter if chapter.endswith(".ipynb") else chapter + ".ipynb") is None:
+            raise SystemExit(f"--chapter-for {value!r}: unknown chapter {chapter!r}; known: "
+                             f"{', '.join(c.NOTEBOOK[:-6] for c in CHAPTERS)}")
+        rules.append((pattern, chapter))
+    return rules
 
 
 def find_notebooks(paths: list[str]) -> list[tuple[Path, str]]:
@@ -274,20 +385,63 @@ def find_notebooks(paths: list[str]) -> list[tuple[Path, str]]:
     return found
 
 
+# -- stopping a run (Ctrl-C) ---------------------------------------------------------------
+# A Ctrl-C reaches only the main process: --jobs workers and every fork server ignore SIGINT
+# (workers inherit "ignore"; fork servers run in their own session). The main process
+# then stops the workers with SIGTERM; a worker ends the notebook it is grading (its
+# student process is killed, its scratch folder removed) without writing a result for it.
+# A result being written is finished first, so a submission's files are never half written.
+
+class Stop(SystemExit):
+    """A worker was told to stop (SIGTERM from the main process after a Ctrl-C)."""
+
+
+_WRITING = False
+_PENDING: list = []
+
+
+def _raise_unless_writing(exc_type):
+    def handler(signum, frame):
+        if _WRITING:
+            _PENDING.append(exc_type)
+        else:
+            raise exc_type()
+    return handler
+
+
+def _worker_init() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _raise_unless_writing(Stop))
+
+
+def _write_results(out: Path, graded, visibility: str) -> None:
+    global _WRITING
+    _WRITING = True
+    try:
+        report.write_submission(out, graded, visibility)
+    finally:
+        _WRITING = False
+    if _PENDING:
+        raise _PENDING.pop()()
+
+
 def _grade_one(job) -> dict:
     """Grade one submission and write its files (runs in a worker process with --jobs)."""
     path, key, chapter, limits, root, out, visibility = job
     try:
-        graded = grade_notebook(path, key, chapter, limits, root)
-    except Exception as e:  # noqa: BLE001  (a grader bug must not stop the class)
-        graded = Graded(str(path), key)
-        graded.problems.append(f"internal grader error, please tell the instructor: "
-                               f"{type(e).__name__}: {e}")
-        traceback.print_exc()
-    report.write_submission(out, graded, visibility)
+        try:
+            graded = grade_notebook(path, key, chapter, limits, root)
+        except Exception as e:  # noqa: BLE001  (a grader bug must not stop the class)
+            graded = Graded(str(path), key)
+            graded.problems.append(f"internal grader error, please tell the instructor: "
+                                   f"{type(e).__name__}: {e}")
+            traceback.print_exc()
+        _write_results(out, graded, visibility)
+    except Stop:   # a worker told to stop: nothing half done is written; leave quietly
+        os._exit(0)
     return {"key": key, "score": graded.score, "max_score": graded.max_score,
             "problem": graded.problems[0] if graded.problems else "",
-            "graded": bool(graded.results)}
+            "graded": bool(graded.results), "notes": list(graded.grader_notes)}
 
 
 def _progress(done: int, total: int, line: str) -> None:
@@ -310,7 +464,8 @@ def summary(out: Path, results: list[dict]) -> str:
         lines.append(f"mean score per exercise over all {len(rows)} graded submission(s) "
                      f"{'of ' + chapter + ' ' if chapter else ''}in {out}:")
         known = chapter_named(chapter if chapter.endswith(".ipynb") else chapter + ".ipynb")
-        for c in [ex.name for ex in known.EXERCISES] if known else columns:   # book order
+        titles = [f"{ex.number} {ex.name}" for ex in known.EXERCISES] if known else columns
+        for c in titles:   # book order
             vals = [float(r[c]) for r in rows if r.get(c) not in (None, "")]
             if vals:
                 lines.append(f"  {c:<28} {sum(vals) / len(vals):6.2f}  (n={len(vals)})")
@@ -328,6 +483,10 @@ def main_grade(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="notebooks or folders of them")
     parser.add_argument("--out", default="grades", metavar="DIR", help="where results go (default: grades)")
     parser.add_argument("--chapter", help="grade every notebook as this chapter (e.g. 01_rnn_review)")
+    parser.add_argument("--chapter-for", action="append", default=[], metavar="PATTERN=CHAPTER",
+                        help="grade the files whose name (or path) matches PATTERN as CHAPTER, "
+                             "for notebooks whose name and functions do not tell (repeatable; "
+                             "e.g. 'bob_*=02_lstm_interface')")
     parser.add_argument("--force", action="store_true",
                         help="regrade submissions already graded in DIR with the same file contents")
     parser.add_argument("--jobs", "-j", type=int, default=1,
@@ -349,43 +508,151 @@ def main_grade(argv: list[str] | None = None) -> int:
         if not Path(p).exists():
             print(f"warning: {p} does not exist")
     if not notebooks:
-        print("no notebooks found in " + ", ".join(args.paths))
+        others = find_skipped(args.paths)
+        print("no notebooks found in " + ", ".join(args.paths)
+              + (f" (files that are not notebooks: {', '.join(p.name for p, _ in others[:10])})"
+                 if others else ""))
         return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # a student process sees neither the other submissions nor anyone's grades
     others = {str(Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent) for p in args.paths}
     limits = Limits(call_seconds=args.timeout, memory_bytes=args.memory_mb << 20,
-                    hide=SECRET_PATHS + tuple(sorted(others)) + (str(out.resolve()),))
+                    hide=_hidden(args.root) + tuple(sorted(others)) + (str(out.resolve()),))
+    refused = check_isolation(limits, args.root)
+    if refused:
+        return refused
+    rules = _parse_chapter_rules(args.chapter_for)
     jobs, skipped = [], 0
     for path, key in notebooks:
         if not args.force and report.already_graded(out, key, path):
             skipped += 1
             continue
-        jobs.append((path, key, args.chapter, limits, args.root, out, args.visibility))
+        jobs.append((path, key, chapter_for(path, key, rules, args.chapter), limits, args.root,
+                     out, args.visibility))
+    not_notebooks = find_skipped(args.paths, out)
+    for path, key in not_notebooks:
+        _record_skipped(out, path, key)
+    if not_notebooks:
+        print(f"skipped {len(not_notebooks)} file(s) that are not notebooks (listed in grades.csv): "
+              + ", ".join(str(p) for p, _ in not_notebooks[:10])
+              + (" ..." if len(not_notebooks) > 10 else ""))
     if skipped:
         print(f"{skipped} submission(s) already graded with the same contents: skipped (--force regrades)")
-    results = []
+    results: list[dict] = []
+    noted: set[str] = set()
+
+    def done(r: dict, quiet: bool = False) -> None:
+        results.append(r)
+        if quiet:   # (results collected after a Ctrl-C: only the one closing line is printed)
+            return
+        _progress(len(results), len(jobs), f"{r['key']}: {r['score']:g}/{r['max_score']:g}")
+        for note in r.get("notes", ()):   # once per run, however many students it hits
+            if note not in noted:
+                noted.add(note)
+                print(f"NOTE FOR THE INSTRUCTOR: {note}", flush=True)
+
+    interrupted = False
+    run_started = time.time()
+    previous = signal.signal(signal.SIGINT, _raise_unless_writing(KeyboardInterrupt))
     try:
         if args.jobs > 1 and len(jobs) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-            # spawn: each worker starts clean and gets its own fork server
-            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                for future in as_completed([pool.submit(_grade_one, job) for job in jobs]):
-                    results.append(future.result())
-                    r = results[-1]
-                    _progress(len(results), len(jobs), f"{r['key']}: {r['score']:g}/{r['max_score']:g}")
+            _grade_in_pool(jobs, args.jobs, done)
         else:
             for job in jobs:
-                results.append(_grade_one(job))
-                r = results[-1]
-                _progress(len(results), len(jobs), f"{r['key']}: {r['score']:g}/{r['max_score']:g}")
-    finally:  # Ctrl-C included: what finished is on disk, and the table says so
+                done(_grade_one(job))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        # a second Ctrl-C while the table is written ends the run at once (nothing is lost:
+        # the table is rebuilt from the results on disk by the next run)
+        signal.signal(signal.SIGINT, lambda *_: os._exit(130))
         table = report.write_grades_csv(out)
-        print(f"wrote {table}")
-        print(summary(out, results))
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        # counted on disk: a worker may have finished writing a result it could not report
+        written = sum(1 for p in out.glob("*/results.json") if p.stat().st_mtime >= run_started)
+        graded_now = max(written, len(results))
+        left = len(jobs) - graded_now
+        print(f"\nInterrupted: {graded_now} of {len(jobs)} submission(s) graded this run "
+              f"(results in {out}, {table.name} updated); run the same command again to grade "
+              f"the other {left}: those already graded are skipped.", flush=True)
+        return 130
+    print(f"wrote {table}")
+    print(summary(out, results))
     return 0
+
+
+def _grade_in_pool(jobs: list, workers: int, done) -> None:
+    """Grade `jobs` in `workers` processes, calling done(result) as each finishes. On
+    Ctrl-C: pending jobs are cancelled, the workers stopped (SIGTERM, then SIGKILL after
+    3 s), and KeyboardInterrupt raised again once they are gone."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    # spawn: each worker starts clean and gets its own fork server. SIGINT is ignored while
+    # the workers start, so they inherit "ignore" from their first instruction on.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init)
+        futures = [pool.submit(_grade_one, job) for job in jobs]
+        processes = list(getattr(pool, "_processes", {}).values())
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    seen = set()
+    try:
+        for future in as_completed(futures):
+            seen.add(future)
+            done(future.result())
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # stopping already
+        processes = list(dict.fromkeys(processes + list((getattr(pool, "_processes", None) or {}).values())))
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            if proc.is_alive():
+                proc.terminate()
+        deadline = time.monotonic() + 3.0
+        for proc in processes:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1.0)
+        for future in futures:   # finished (and written) before the workers stopped
+            if future not in seen and future.done() and not future.cancelled() \
+                    and future.exception() is None:
+                done(future.result(), quiet=True)
+        raise KeyboardInterrupt from None
+    pool.shutdown()
+
+
+def check_isolation(limits: Limits, root: str | None) -> int | None:
+    """Once per run, before grading: can a student process read the reference solutions or
+    the grader's files? Asked of a real student process. As root they are protected by a
+    uid of the student's own and the folders' modes (and, where it can be made, a mount
+    namespace): if one is still readable, grading refuses (returns 2). Not as root, student
+    code runs as the instructor and reads what they can read: said loudly, then graded."""
+    solutions = str((Path(root) if root else Path(SECRET_PATHS[0]).parent) / "solutions")
+    try:
+        readable = readable_secrets(limits, extra=[solutions])
+    except StudentError as e:
+        print(f"WARNING: could not check what student code can read ({e})", file=sys.stderr)
+        return None
+    if not readable:
+        return None
+    shown = ", ".join(readable[:4]) + (" ..." if len(readable) > 4 else "")
+    if os.getuid() == 0:
+        print(f"REFUSING TO GRADE: student code could read {shown} although the grader runs as "
+              f"root (uid change, modes and namespaces all failed). Tell the course's maintainers.",
+              file=sys.stderr, flush=True)
+        return 2
+    bar = "!" * 78
+    print(f"{bar}\nWARNING: student code can read the reference solutions and the grader's "
+          f"files ({shown}).\nThe grader is not running as root, so student processes run as "
+          f"you and read whatever you can:\na notebook could copy the reference into its "
+          f"answers or its printed feedback.\nGrade as root (a container, Gradescope, or sudo) "
+          f"so that student code runs as a uid of its own\nthat cannot read them (README: "
+          f"\"Where student code runs\").\n{bar}", file=sys.stderr, flush=True)
+    return None
 
 
 def _grade_single(args, notebooks) -> int:
@@ -399,8 +666,15 @@ def _grade_single(args, notebooks) -> int:
     named = [nb for nb in notebooks if args.chapter and args.chapter in nb[0].name]
     path, key = (named or notebooks)[0]
     out = Path(args.out)
-    limits = Limits(call_seconds=args.timeout, memory_bytes=args.memory_mb << 20)
-    _grade_one((path, key, args.chapter, limits, args.root, out, args.visibility))
+    out.mkdir(parents=True, exist_ok=True)
+    limits = Limits(call_seconds=args.timeout, memory_bytes=args.memory_mb << 20,
+                    hide=_hidden(args.root) + (str(path.resolve().parent), str(out.resolve())))
+    refused = check_isolation(limits, args.root)
+    if refused:
+        return refused
+    result = _grade_one((path, key, args.chapter, limits, args.root, out, args.visibility))
+    for note in result.get("notes", ()):   # the instructor reads the autograder's log
+        print(f"NOTE FOR THE INSTRUCTOR: {note}", flush=True)
     shutil.copyfile(out / key / "results.json", target)
     print(f"graded {path.name}; wrote {target}")
     return 0

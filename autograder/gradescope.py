@@ -1,8 +1,9 @@
 """`python -m autograder gradescope --chapter 01_rnn_review --out autograder.zip`
 
-Builds the zip Gradescope's autograder settings take: `setup.sh` (installs numpy into the
-image once), `run_autograder` (grades /autograder/submission, writes
-/autograder/results/results.json), and the source it needs: this package with its
+Builds the zip Gradescope's autograder settings take: `setup.sh` (makes a venv under
+/autograder with the numpy that exists for the image's Python, once per image: Ubuntu
+22.04/Python 3.10 and 24.04/Python 3.12 both work), `run_autograder` (grades
+/autograder/submission, writes /autograder/results/results.json), and the source it needs: this package with its
 fixtures and the chapter's reference notebook. Gradescope runs one container per
 submission, so a course can outgrow one machine. Gradescope's own layout can be moved
 for testing with the AUTOGRADER_ROOT environment variable.
@@ -14,27 +15,58 @@ import io
 import zipfile
 from pathlib import Path
 
-import numpy as np
-
 from autograder.exercises import chapter_named
 
 PACKAGE = Path(__file__).resolve().parent
 
+# numpy for each Python the zip accepts: numpy 2.3 and later need Python 3.11, so Ubuntu
+# 22.04's Python 3.10 (Gradescope's default image) gets numpy 2.2's last release. The grader
+# runs on both (tests/test_gradescope.py grades with each installed CPython 3.10-3.13).
+NUMPY_PY310 = "2.2.6"
+NUMPY = "2.4.6"          # = requirements.lock's pin (a test keeps them equal)
+PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+
+
+def numpy_for(version: str) -> str:
+    """The numpy release the zip installs on Python `version` ("3.10")."""
+    return NUMPY_PY310 if tuple(map(int, version.split(".")[:2])) < (3, 11) else NUMPY
+
+
+def requirements() -> str:
+    return (f'numpy=={NUMPY_PY310}; python_version < "3.11"\n'
+            f'numpy=={NUMPY}; python_version >= "3.11"\n')
+
+
 SETUP = """#!/usr/bin/env bash
-# Gradescope image set-up: the grader needs numpy only (and IPython, optionally, to read magics).
+# Gradescope image set-up (runs once, as root, when the autograder is built).
+# The grader gets a venv of its own under $ROOT (Ubuntu 24.04's system pip refuses
+# installs, PEP 668), with the numpy that exists for the image's Python (see requirements.txt).
 set -euo pipefail
-apt-get install -y -qq python3 python3-pip > /dev/null || true
-pip3 install --quiet "numpy=={numpy}"
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+# Ubuntu ships venv/ensurepip apart from python3 (python3-venv)
+if ! python3 -c "import ensurepip, venv" > /dev/null 2>&1; then
+  {{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv; }} \
+    > /dev/null || echo "setup.sh: apt-get could not install python3-venv"
+fi
+python3 - <<'PY'
+import sys
+if sys.version_info < (3, 10):
+    sys.exit(f"setup.sh: the grader needs Python 3.10 or later; this image has {{sys.version.split()[0]}}")
+PY
+python3 -m venv "$ROOT/venv"
+"$ROOT/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$HERE/requirements.txt"
+"$ROOT/venv/bin/python" -c "import sys, numpy; print('setup.sh: grader Python', sys.version.split()[0], 'numpy', numpy.__version__)"
 """
 
 RUN = """#!/usr/bin/env bash
 # Grade the submission Gradescope put in $ROOT/submission; write $ROOT/results/results.json.
 set -uo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
-PYTHON="${{PYTHON:-python3}}"
+PYTHON="${{PYTHON:-$ROOT/venv/bin/python}}"
 cd "$ROOT/source"
 mkdir -p "$ROOT/results"
-"$PYTHON" -m autograder grade "$ROOT/submission" --out /tmp/grading --chapter {chapter} \\
+"$PYTHON" -m autograder grade "$ROOT/submission" --out "$(mktemp -d)" --chapter {chapter} \\
     --force --visibility {visibility} --single "$ROOT/results/results.json"
 """
 
@@ -52,7 +84,8 @@ def build(chapter_name: str, out: Path, visibility: str = "after_published",
             info.external_attr = (0o755 if executable else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, data)
-        add("setup.sh", SETUP.format(numpy=np.__version__), executable=True)
+        add("setup.sh", SETUP.format(), executable=True)
+        add("requirements.txt", requirements())
         add("run_autograder", RUN.format(chapter=chapter.NOTEBOOK[:-6], visibility=visibility),
             executable=True)
         for path in sorted(PACKAGE.rglob("*")):

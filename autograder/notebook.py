@@ -51,7 +51,8 @@ def _kept_lines_only(source: str, body: list[ast.stmt], keep: list[int]) -> tupl
         first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
         return range(first, stmt.end_lineno + 1)
     kept_lines = {n for k in keep for n in span(body[k])}
-    other_lines = {n for k, stmt in enumerate(body) if k not in keep for n in span(stmt)}
+    kept = set(keep)   # (a set: a 50,000-line cell took 43 s with the list)
+    other_lines = {n for k, stmt in enumerate(body) if k not in kept for n in span(stmt)}
     if kept_lines & other_lines or "\r" in source:   # (a lone \r also ends a line)
         return None
     lines = source.split("\n")
@@ -83,6 +84,9 @@ def read_cells(path: Path) -> list[tuple[int, str, str]]:
     text = raw.decode("utf-8", errors="replace")
     try:
         nb = json.loads(text)
+    except RecursionError:
+        raise NotebookError(f"{path.name} is not a valid notebook: its JSON is nested too "
+                            "deeply to read. Re-download it from Jupyter (File > Download).") from None
     except json.JSONDecodeError as e:
         raise NotebookError(
             f"{path.name} is not a valid notebook: its JSON is broken at line {e.lineno}, "
@@ -101,8 +105,40 @@ def read_cells(path: Path) -> list[tuple[int, str, str]]:
             src = "".join(s for s in src if isinstance(s, str))
         if not isinstance(src, str):
             src = ""
-        cells.append((i, str(cell.get("cell_type", "")), src))
+        cells.append((i, _encodable(str(cell.get("cell_type", ""))), _encodable(src)))
     return cells
+
+
+def _encodable(text: str) -> str:
+    """`text` with lone surrogates (valid JSON escapes such as "\\udf91" that no UTF-8
+    encoder accepts) replaced by U+FFFD, as a kernel would never have run them."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+# A statement this deep (operators chained, brackets nested) can crash the parser itself:
+# Python 3.10's segfaults near 120,000 chained `+`. Only long cells are looked at.
+MAX_NESTING = 20_000
+_OPERATOR_TOKENS = re.compile(r"[-+*/%&|^~@<>(\[{]|\band\b|\bor\b|\bnot\b")
+
+
+def _too_deep(source: str) -> bool:
+    """Could one statement of `source` nest more than MAX_NESTING levels? A cheap upper
+    bound (operators and opening brackets per statement, strings included) for cells long
+    enough to hold such a statement; most cells are far shorter and skip it."""
+    if len(source) < 2 * MAX_NESTING:
+        return False
+    count = 0
+    for line in source.split("\n"):
+        if line[:1] not in (" ", "\t", ")", "]", "}", "+", "-", "*", "/", "") and count:
+            count = 0   # an unindented line starts a new top-level statement
+        count += len(_OPERATOR_TOKENS.findall(line))
+        if count > MAX_NESTING:
+            return True
+    return False
 
 
 # Cell magics whose body is Python the kernel runs (so a student's definitions live there).
@@ -124,6 +160,8 @@ def to_python(source: str) -> str:
         return source
     except (SyntaxError, ValueError):
         pass
+    except (RecursionError, MemoryError):   # too deep for any transformer: left to the caller
+        return source
     try:
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError:  # IPython is optional for the grader: blank IPython-only lines
@@ -184,10 +222,19 @@ def load_program(path: Path) -> Program:
     if not code_cells:
         prog.problems.append("The notebook has no code cells.")
     for index, _, source in code_cells:
+        if _too_deep(source):
+            prog.problems.append(f"Cell {index} has a statement nested or chained more than "
+                                 f"{MAX_NESTING:,} levels deep; the grader skipped that cell.")
+            continue
+        deep = (f"Cell {index} is nested too deeply or is too large to parse; the grader "
+                "skipped that cell.")
         try:   # plain Python (most cells): parsed once
             py, tree = source, ast.parse(source)
         except (SyntaxError, ValueError):
             py, tree = to_python(source), None
+        except (RecursionError, MemoryError):
+            prog.problems.append(deep)
+            continue
         try:
             tree = tree or ast.parse(py)
         except SyntaxError as e:
@@ -195,9 +242,19 @@ def load_program(path: Path) -> Program:
             prog.problems.append(f"Cell {index} has a syntax error at {where} ({e.msg}); "
                                  "the grader skipped that cell.")
             continue
+        except ValueError as e:   # null bytes, say
+            prog.problems.append(f"Cell {index} could not be parsed ({str(e)[:100]}); the grader "
+                                 "skipped that cell.")
+            continue
+        except (RecursionError, MemoryError):
+            prog.problems.append(deep)
+            continue
         keep = []
         for k, stmt in enumerate(tree.body):
-            names = _kept(stmt)
+            try:
+                names = _kept(stmt)
+            except RecursionError:   # a constant nested deeper than Python recurses: not run
+                names = None
             if names is not None and isinstance(stmt, (ast.Assign, ast.AnnAssign)) and not all(
                     n.id in known for n in ast.walk(stmt.value) if isinstance(n, ast.Name)):
                 names = None  # a constant built from demo values the grader does not compute

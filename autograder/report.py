@@ -13,6 +13,7 @@ import hashlib
 import html
 import json
 import os
+import re
 from pathlib import Path
 
 CHECK_TITLES = {"values": "hidden cases", "edges": "edge shapes (N=1, T=1, H=1...)",
@@ -48,7 +49,36 @@ def results_json(graded, visibility: str = "visible") -> dict:
         "extra_data": {"submission": graded.path, "key": graded.key, "sha256": graded.sha256,
                        "chapter": graded.chapter.NOTEBOOK if graded.chapter else None,
                        "exercises": {n: graded.exercise_score(n) for n in exercises},
+                       "numbers": {n: _number(graded, n) for n in exercises},
+                       "problem": problem_of(graded),
                        "seconds": round(graded.seconds, 2)}}
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """One line of at most `limit` characters, cut between words (never inside one)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "…"
+
+
+def problem_of(graded) -> str:
+    """What the grades table says went wrong: the notebook's first problem, else the first
+    check that could not run (not defined, an exception, a timeout, a crash), named by its
+    exercise. A wrong answer is not a problem: its score says it."""
+    if graded.problems:
+        return shorten(graded.problems[0])
+    errors = [r for r in graded.results if r.status == "error"]
+    if not errors:
+        return ""
+    first = errors[0]
+    others = len({r.exercise for r in errors}) - 1
+    more = f" (and {others} more exercise{'s' if others > 1 else ''})" if others else ""
+    head = f"{_number(graded, first.exercise)} {first.exercise}".strip()
+    message = (first.message.strip().splitlines() or [""])[0]
+    return shorten(f"{head}: {message}{more}")
 
 
 def feedback_md(graded) -> str:
@@ -122,7 +152,7 @@ def feedback_html(graded) -> str:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", errors="replace")   # (a lone surrogate in a name)
     os.replace(tmp, path)
 
 
@@ -144,14 +174,59 @@ def already_graded(out: Path, key: str, path: Path) -> bool:
 
 
 FIXED_COLUMNS = ("submission", "student", "chapter", "total", "max_score", "problem")
+TEXT_COLUMNS = ("submission", "student", "chapter", "problem")
 
 
-def student_of(key: str) -> str:
-    """The student a submission belongs to: its folder (<student>/...) or the part of a
-    flat file name before the first underscore (<student>_<anything>)."""
+def _chapters():
+    from autograder.exercises import CHAPTERS
+    return CHAPTERS
+
+
+def student_of(key: str, path: str = "") -> str:
+    """The student a submission belongs to: its folder (<student>/...), or the part of a
+    flat file name before the first underscore (<student>_<anything>, as LMS exports
+    name files) once the chapter's name is taken out; a file named only after the chapter
+    (01_rnn_review.ipynb) belongs to the folder it is in. Never the chapter number."""
     if "__" in key:
         return key.split("__")[0]
-    return key.split("_")[0] if "_" in key else key
+    rest = key
+    for chapter in _chapters():
+        rest = rest.replace(chapter.NOTEBOOK[:-6], " ")
+    rest = re.sub(r"(?:^|_)\d\d(?=_|$)", " ", rest) if rest == key else rest   # NN_<other>
+    rest = rest.strip(" _-.")
+    if not rest:
+        return Path(path).parent.name if path else ""
+    return rest.split("_")[0].strip() or rest
+
+
+def exercise_columns(extra: dict) -> list[tuple[str, str]]:
+    """(column title, exercise name) for each exercise of a results.json: `2.4 LSTMCell`
+    (chapters 2 and 3 both have an LSTMCell: one column each)."""
+    numbers = extra.get("numbers") or {}
+    if not numbers and extra.get("chapter"):   # written by an older grader: look it up
+        chapter = next((c for c in _chapters() if c.NOTEBOOK == extra["chapter"]), None)
+        numbers = {ex.name: ex.number for ex in chapter.EXERCISES} if chapter else {}
+    return [(f"{numbers.get(name, '')} {name}".strip(), name) for name in extra.get("exercises", {})]
+
+
+def _order(title: str) -> tuple:
+    number = title.split(" ")[0]
+    return tuple(int(x) if x.isdigit() else 0 for x in number.split(".")) if number[:1].isdigit() else (999,)
+
+
+def score_text(value) -> str:
+    """Every score in the table in one format: two decimals."""
+    try:
+        return f"{float(value):.2f}"
+    except (TypeError, ValueError):
+        return ""
+
+
+def safe_cell(text) -> str:
+    """A text cell a spreadsheet will not run as a formula (CSV injection): one that starts
+    with = + - @ (or a tab or carriage return) gets a leading apostrophe."""
+    text = "" if text is None else str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def read_grades(out: Path) -> list[dict]:
@@ -163,26 +238,33 @@ def read_grades(out: Path) -> list[dict]:
 
 
 def write_grades_csv(out: Path) -> Path:
-    """One row per submission folder in `out`, one column per exercise."""
+    """One row per submission folder in `out`, one column per exercise (`1.2 rnn_forward`),
+    in the book's order."""
     rows, columns = [], []
     for results in sorted(Path(out).glob("*/results.json")):
         try:
-            data = json.loads(results.read_text())
+            data = json.loads(results.read_text(encoding="utf-8"))
             extra = data["extra_data"]
-        except (OSError, ValueError, KeyError):
+            cells = exercise_columns(extra)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
-        for name in extra.get("exercises", {}):
-            if name not in columns:
-                columns.append(name)
-        problem = data.get("output", "").split("\n")[0][:200]
+        for title, _ in cells:
+            if title not in columns:
+                columns.append(title)
+        problem = extra.get("problem")
+        if problem is None:   # written by an older grader
+            problem = shorten(data.get("output", "").split("\n")[0])
         key = extra.get("key", results.parent.name)
-        rows.append({"submission": key, "student": student_of(key),
-                     "chapter": (extra.get("chapter") or "").replace(".ipynb", ""),
-                     **extra.get("exercises", {}), "total": data["score"],
-                     "max_score": data["max_score"], "problem": problem})
+        row = {"submission": key, "student": student_of(key, extra.get("submission") or ""),
+               "chapter": (extra.get("chapter") or "").replace(".ipynb", ""),
+               **{title: score_text(extra["exercises"][name]) for title, name in cells},
+               "total": score_text(data.get("score")), "max_score": score_text(data.get("max_score")),
+               "problem": problem}
+        rows.append({k: safe_cell(v) if k in TEXT_COLUMNS else v for k, v in row.items()})
+    columns.sort(key=_order)
     target = Path(out) / "grades.csv"
     tmp = target.with_name("grades.csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with open(tmp, "w", newline="", encoding="utf-8", errors="replace") as f:
         writer = csv.DictWriter(f, ["submission", "student", "chapter", *columns, "total",
                                     "max_score", "problem"])
         writer.writeheader()

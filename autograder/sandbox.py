@@ -76,7 +76,10 @@ class Zygote:
                **{v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "autograder.zygote", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], env=env, cwd="/", stdin=subprocess.DEVNULL)
+            pass_fds=[theirs.fileno()], env=env, cwd="/", stdin=subprocess.DEVNULL,
+            # its own session: a Ctrl-C in the terminal reaches the grader, which stops
+            # its students' processes itself; the fork server ends when the grader does
+            start_new_session=True)
         theirs.close()
         self.control = ours
 
@@ -105,6 +108,72 @@ class Zygote:
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.02)
+
+
+_PROTECTED: set[str] = set()
+
+
+def protect(paths) -> list[str]:
+    """As root: take the "other" permission bits off each hidden path (a folder: nothing
+    under it can then be reached) so the student's uid cannot read it whether or not the
+    mount namespace that covers it can be made (it cannot without CAP_SYS_ADMIN, e.g. in
+    Docker's default capability set). The owner and group keep their rights. Returns the
+    paths changed (once per process and path)."""
+    changed = []
+    if os.getuid() != 0:
+        return changed
+    for path in paths:
+        if path in _PROTECTED:
+            continue
+        _PROTECTED.add(path)
+        try:
+            st = os.stat(path)
+            if st.st_mode & 0o007:
+                os.chmod(path, st.st_mode & 0o7770)
+                changed.append(path)
+        except OSError:
+            pass
+    return changed
+
+
+_PROBE = """
+def _readable(paths):
+    import os
+    found = []
+    for p in paths:
+        try:
+            if os.path.isdir(p):
+                names = os.listdir(p)
+                for n in names[:50]:
+                    q = os.path.join(p, n)
+                    if os.path.isfile(q):
+                        with open(q, "rb") as f:
+                            if f.read(16):
+                                found.append(q)
+                        break
+                else:
+                    if names:
+                        found.append(p)
+            elif os.path.exists(p):
+                with open(p, "rb") as f:   # (a file covered by /dev/null reads empty)
+                    if f.read(16):
+                        found.append(p)
+        except OSError:
+            pass
+    return found
+"""
+
+
+def readable_secrets(limits: "Limits", extra=()) -> list[str]:
+    """Which hidden paths (and `extra`: the reference notebooks) a student process started
+    with `limits` can read: asked of a real student process, so it holds whatever mix of
+    uid change, modes and namespaces protects them on this machine."""
+    from autograder.notebook import Cell, Program
+    paths = [p for p in dict.fromkeys([*extra, *limits.hide]) if os.path.exists(p)]
+    protect(limits.hide)
+    program = Program(cells=[Cell(1, _PROBE, [0])], defined={"_readable": 1})
+    with Sandbox(program, limits) as sandbox:
+        return list(sandbox.call("_readable", paths))
 
 
 SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
@@ -183,6 +252,7 @@ class Sandbox:
         self.close()
 
     def start(self):
+        protect(self.limits.hide)
         self.scratch = tempfile.mkdtemp(prefix="lstm-grade-")
         os.chmod(self.scratch, 0o777)  # the student process runs as an unprivileged user
         # The output file is made here and read back only through this descriptor: the

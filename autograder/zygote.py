@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import socket
 import struct
 import sys
@@ -80,12 +81,16 @@ def serve(control: socket.socket) -> None:
             pass
         if not select.select([control], [], [], 0.2)[0]:
             continue
-        msg, fds, _, _ = socket.recv_fds(control, 1024, 1)
+        try:
+            msg, fds, _, _ = socket.recv_fds(control, 1024, 1)
+        except OSError:   # the grader has gone (stopped by Ctrl-C, or killed)
+            return
         if not msg:
             return  # the grader has gone: so do we
         if msg.startswith(b"status "):
             pid = int(msg.split()[1])
-            control.sendall(b"%d" % statuses.pop(pid) if pid in statuses else b"running")
+            if not _answer(control, b"%d" % statuses.pop(pid) if pid in statuses else b"running"):
+                return
             continue
         pid = os.fork()
         if pid == 0:
@@ -97,7 +102,18 @@ def serve(control: socket.socket) -> None:
                 code = 70
             os._exit(code)
         os.close(fds[0])
-        control.sendall(b"%d" % pid)
+        if not _answer(control, b"%d" % pid):
+            os.kill(pid, signal.SIGKILL)   # nobody will talk to it
+            return
+
+
+def _answer(control: socket.socket, data: bytes) -> bool:
+    """Send to the grader; False when it has gone (stopped by Ctrl-C, or killed)."""
+    try:
+        control.sendall(data)
+        return True
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

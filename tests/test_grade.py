@@ -439,7 +439,7 @@ def test_a_class_with_one_bad_notebook_is_still_graded(tmp_path, make_notebook, 
     assert set(rows) == {"alice", "bob", "carol"}
     assert float(rows["carol"]["total"]) == FULL
     assert float(rows["alice"]["total"]) == 0 and "not a valid notebook" in rows["alice"]["problem"]
-    assert float(rows["bob"]["rnn_step_forward"]) == 0
+    assert float(rows["bob"]["1.1 rnn_step_forward"]) == 0
     results = json.loads((out / "bob" / "results.json").read_text())
     assert {"score", "tests"} <= results.keys()
     assert all({"name", "score", "max_score", "status", "output", "visibility"} <= t.keys()
@@ -456,7 +456,7 @@ def test_summary_is_per_chapter_when_a_run_grades_several(tmp_path, capsys):
     three = printed.index("of 03_gates")
     assert two < three
     assert printed[two:three].count("LSTMCell") == 1 and printed[three:].count("LSTMCell") == 1
-    assert "LSTMCell                      10.00  (n=1)" in printed[three:]
+    assert "3.8 LSTMCell                  10.00  (n=1)" in printed[three:]
 
 
 def test_grading_again_keeps_earlier_rows_and_skips_what_is_graded(tmp_path, make_notebook, capsys):
@@ -490,7 +490,7 @@ def test_parallel_class_in_lms_layouts_matches_sequential(tmp_path, make_noteboo
     rows = results["2"]
     assert {r["student"] for r in rows.values()} == {"dana", "erin", "frank"}
     assert float(rows["dana_hw1_01_rnn_review"]["total"]) == FULL
-    assert float(rows["frank__submission"]["rnn_backward"]) == 0
+    assert float(rows["frank__submission"]["1.4 rnn_backward"]) == 0
     printed = capsys.readouterr().out
     assert "mean score per exercise" in printed and "rnn_backward" in printed
     page = (tmp_path / "out2" / "erin_01_rnn_review" / "feedback.html").read_text()
@@ -551,3 +551,214 @@ def test_notebook_over_the_size_limit_gets_a_message(make_notebook, monkeypatch)
     monkeypatch.setattr(autograder.notebook, "MAX_NOTEBOOK_BYTES", 1000)
     graded = grade_notebook(make_notebook(), chapter="01_rnn_review")
     assert graded.score == 0 and "are not graded (clear large outputs)" in graded.problems[0]
+
+
+# -- where instructors grade: root, closed folders, Ctrl-C --------------------------------
+
+def test_student_code_imports_what_the_graders_python_imports(make_notebook):
+    """As root, the student process runs as another uid; the grader's Python may sit in a
+    folder only root can enter (here: pyenv under /root, mode 0700). Standard-library
+    modules and numpy submodules still import, at load time and inside a function."""
+    graded = grade_notebook(make_notebook({"rnn_step_forward": """
+        import statistics, fractions, heapq, string
+        import numpy.ma as ma
+        from decimal import Decimal
+
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            import numpy.polynomial, csv, zipfile
+            assert statistics.mean([1, 3]) == 2 and ma.masked_array([1.0]).sum() == 1
+            h_next = np.tanh(x @ Wx + h_prev @ Wh + b)
+            return h_next, (x, h_prev, Wx, Wh, h_next)
+        """}), chapter="01_rnn_review")
+    assert graded.score == FULL, graded.problems + [feedback(graded)]
+    assert not graded.problems and not graded.grader_notes
+
+
+def test_failed_imports_are_explained_to_student_and_instructor(make_notebook):
+    from autograder.grade import Graded, _explain_imports
+    missing = make_notebook({"rnn_step_forward": """
+        import no_such_module_here
+
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            h_next = np.tanh(x @ Wx + h_prev @ Wh + b)
+            return h_next, (x, h_prev, Wx, Wh, h_next)
+        """})
+    graded = grade_notebook(missing, chapter="01_rnn_review")
+    assert graded.score == FULL   # the import was not needed
+    assert any("no_such_module_here" in p and "not installed where the grader runs" in p
+               for p in graded.problems), graded.problems
+    assert not graded.grader_notes
+    # a module the grader can import but the student process could not read: not the
+    # student's fault (what a closed Python folder without our descriptors gives)
+    graded = Graded("x.ipynb", "x")
+    _explain_imports(graded, ["Cell 2, line 1 (`import statistics`) raised ModuleNotFoundError: "
+                              "No module named 'statistics'"])
+    assert "not your code" in graded.problems[0] and "instructor has been told" in graded.problems[0]
+    assert "chmod o+rx" in graded.grader_notes[0] and "`statistics`" in graded.grader_notes[0]
+
+
+def test_isolation_is_checked_once_per_run(tmp_path, capsys, monkeypatch):
+    """Grading refuses (as root) or warns loudly (not root) when student code can read the
+    reference; here a student process left as root with nothing hidden stands for both."""
+    import os
+    from autograder import grade as grade_module
+    exposed = Limits(uid=None, hide=())
+    assert grade_module.check_isolation(exposed, None) == (2 if os.getuid() == 0 else None)
+    assert "solutions" in capsys.readouterr().err
+    monkeypatch.setattr(grade_module.os, "getuid", lambda: 1000)
+    assert grade_module.check_isolation(exposed, None) is None
+    err = capsys.readouterr().err
+    assert "WARNING: student code can read the reference solutions" in err and "root" in err
+    monkeypatch.undo()
+    if os.getuid() == 0:   # the real limits: nothing readable, nothing said
+        assert grade_module.check_isolation(Limits(), None) is None
+        assert capsys.readouterr().err == ""
+
+
+def _class_of(folder, n):
+    folder.mkdir(parents=True)
+    for i in range(n):
+        (folder / f"s{i:03d}_01_rnn_review.ipynb").write_bytes(SOLUTION.read_bytes())
+    return folder
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_stops_the_run_and_keeps_what_was_graded(jobs, tmp_path):
+    """A real SIGINT to the run's process group (what a terminal's Ctrl-C sends) a few
+    submissions in: the run ends within a few seconds with exit code 130 and one line,
+    every result written is whole, none is an internal error, and a rerun grades the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    folder = _class_of(tmp_path / "class", 40)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out), "--jobs", jobs]
+    started = time.monotonic()
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True, cwd=ROOT)
+    while len(list(out.glob("*/results.json"))) < 3:
+        assert run.poll() is None and time.monotonic() - started < 120, run.communicate()
+        time.sleep(0.05)
+    sent = time.monotonic()
+    os.killpg(run.pid, signal.SIGINT)
+    stdout, stderr = run.communicate(timeout=60)
+    stopped = time.monotonic() - sent
+    print(f"--jobs {jobs}: SIGINT {sent - started:.2f} s after start, exit {stopped:.2f} s later")
+    assert run.returncode == 130, stdout + stderr
+    assert stopped < 5.0
+    assert "Traceback" not in stderr and "Error" not in stderr, stderr
+    after = stdout.split("\n\n")[-1].strip().splitlines()
+    assert len(after) == 1 and after[0].startswith("Interrupted: ") and "run the same command" in after[0]
+    kept = sorted(out.glob("*/results.json"))
+    assert 3 <= len(kept) < 40
+    graded_now = int(after[0].split()[1])
+    assert graded_now == len(kept), (after, len(kept))
+    for path in kept:
+        data = json.loads(path.read_text())
+        assert data["score"] == FULL and "internal grader error" not in json.dumps(data)
+        assert (path.parent / "feedback.md").exists() and (path.parent / "feedback.html").exists()
+    with open(out / "grades.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == len(kept)
+    assert not list(out.rglob("*.tmp"))
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(kept)} submission(s) already graded" in again.stdout
+    assert len(list(out.glob("*/results.json"))) == 40
+
+
+# -- grades.csv an instructor can upload ------------------------------------------------------
+
+def _rows(out):
+    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
+        return {r["submission"]: r for r in csv.DictReader(f)}
+
+
+def test_grades_csv_is_ready_to_upload(tmp_path, make_notebook, capsys):
+    """Student never the chapter number; a column per exercise named `N.M name` (chapters 2
+    and 3 each get their LSTMCell); scores in one format; the problem column names the
+    problem (a timeout, not "Your code printed:"); cuts between words; a .py listed as
+    skipped; a formula-looking file name neutralised."""
+    folder = tmp_path / "class"
+    (folder / "gina").mkdir(parents=True)
+    (folder / "gina" / "01_rnn_review.ipynb").write_bytes(SOLUTION.read_bytes())
+    for n in ("02_lstm_interface.ipynb", "03_gates.ipynb"):
+        (folder / f"hal_{n}").write_bytes((ROOT / "solutions" / n).read_bytes())
+    make_notebook({"rnn_forward": """
+        def rnn_forward(x, h0, Wx, Wh, b):
+            print("working on it")
+            while True:
+                pass
+        """}, name="class/ivan_01_rnn_review.ipynb")
+    (folder / "jack_rnn.py").write_text("def rnn_step_forward(): pass\n")
+    evil = '=HYPERLINK("http:__evil","x")_01_rnn_review.ipynb'
+    (folder / evil).write_bytes(SOLUTION.read_bytes())
+    (folder / "lone.ipynb").write_bytes(SOLUTION.read_bytes())
+    out = tmp_path / "out"
+    assert main_grade([str(folder), "--out", str(out), "--timeout", "0.5", "--jobs", "2"]) == 0
+    assert "skipped 1 file(s) that are not notebooks" in capsys.readouterr().out
+    rows = _rows(out)
+    header = list(next(iter(rows.values())).keys())
+    assert header[:3] == ["submission", "student", "chapter"]
+    assert header[-3:] == ["total", "max_score", "problem"]
+    exercise_columns = header[3:-3]
+    assert "2.4 LSTMCell" in exercise_columns and "3.8 LSTMCell" in exercise_columns
+    assert exercise_columns[:4] == ["1.1 rnn_step_forward", "1.2 rnn_forward",
+                                    "1.3 rnn_step_backward", "1.4 rnn_backward"]
+    assert rows["gina__01_rnn_review"]["student"] == "gina"
+    assert rows["hal_02_lstm_interface"]["student"] == rows["hal_03_gates"]["student"] == "hal"
+    assert rows["lone"]["student"] == "lone"
+    for row in rows.values():   # one score format: two decimals
+        for c in exercise_columns + ["total", "max_score"]:
+            assert row[c] == "" or (row[c].count(".") == 1 and len(row[c].split(".")[1]) == 2), (c, row[c])
+    ivan = rows["ivan_01_rnn_review"]
+    assert ivan["problem"].startswith("1.2 rnn_forward: rnn_forward did not finish"), ivan["problem"]
+    assert float(ivan["2.4 LSTMCell" if False else "1.2 rnn_forward"]) == 0
+    jack = rows["jack_rnn.py"]
+    assert jack["student"] == "jack" and jack["problem"].startswith("skipped: jack_rnn.py is not a notebook")
+    assert jack["total"] == "0.00"
+    injected = [r for k, r in rows.items() if "HYPERLINK" in k]
+    assert len(injected) == 1
+    assert all(not injected[0][c].startswith(("=", "+", "-", "@")) for c in ("submission", "student"))
+    assert injected[0]["submission"].startswith("'=HYPERLINK")
+
+
+def test_csv_cells_and_problem_text():
+    from autograder.report import safe_cell, shorten, student_of
+    for bad in ("=1+1", "+1", "-2", "@SUM(A1)", "\t=x"):
+        assert safe_cell(bad) == "'" + bad
+    assert safe_cell("alice") == "alice" and safe_cell("") == ""
+    text = "word " * 100
+    cut = shorten(text, 50)
+    assert len(cut) <= 50 and cut.endswith("…") and cut[:-1].split()[-1] == "word"
+    assert student_of("01_rnn_review", "/x/gina/01_rnn_review.ipynb") == "gina"
+    assert student_of("alice_01_rnn_review") == "alice"
+    assert student_of("Alice Smith_12345_assignsubmission_file_01_rnn_review") == "Alice Smith"
+    assert student_of("bob__hw") == "bob"
+
+
+def test_chapter_for_one_file(tmp_path, make_notebook):
+    """A notebook whose name and functions do not tell its chapter gets one by pattern."""
+    empty = tmp_path / "class"
+    empty.mkdir()
+    nb = json.loads(SOLUTION.read_text())
+    nb["cells"] = [c for c in nb["cells"] if c["cell_type"] == "markdown"][:1]
+    (empty / "kim.ipynb").write_text(json.dumps(nb))
+    (empty / "lee.ipynb").write_text(json.dumps(nb))
+    out = tmp_path / "out"
+    assert main_grade([str(empty), "--out", str(out), "--chapter-for", "kim*=04_gru"]) == 0
+    rows = _rows(out)
+    assert rows["kim"]["chapter"] == "04_gru" and rows["kim"]["max_score"] != "0.00"
+    assert rows["lee"]["chapter"] == "" and "--chapter-for 'lee.ipynb=" in rows["lee"]["problem"]
+    with pytest.raises(SystemExit):
+        main_grade([str(empty), "--out", str(out), "--chapter-for", "kim*=99_nope"])
+
+
+@pytest.mark.parametrize("command", ["release", "grade", "fixtures", "gradescope"])
+def test_every_subcommand_has_help(command, capsys):
+    from autograder.cli import main
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    assert f"usage: python -m autograder {command}" in capsys.readouterr().out

@@ -185,7 +185,7 @@ def record(graded, honest_scores: dict):
     the table the issue asks for, made by the tests themselves."""
     path = os.environ.get("TAMPER_TABLE")
     if path:
-        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].split(" ")[0]
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].rsplit(" (", 1)[0]
         with open(path, "a") as f:
             f.write(f"| {test} | {sum(scores(graded).values()):g} | {sum(honest_scores.values()):g} |\n")
 
@@ -1153,3 +1153,73 @@ def test_output_file_symlink_does_not_leak_grader_files(tmp_path, honest):
     assert_honest(graded, honest["zero_backward"])
     assert "TOP-SECRET" not in graded.output, \
         "a root-only file was read through the student's symlink and put in the feedback"
+
+
+# == 16. the disk-reading attacks without CAP_SYS_ADMIN (Docker's default capabilities) ======
+# Without CAP_SYS_ADMIN no mount namespace can be made, so nothing is covered by a tmpfs:
+# what keeps the reference from the student's uid is then the uid change and the modes
+# the grader sets on the hidden folders (`sandbox.protect`). The attacks that read the disk
+# run again in a pytest under `capsh --drop=cap_sys_admin`, and must gain nothing there too.
+
+DISK_READING = ("test_reading_the_reference_does_not_pay or test_student_cannot_read_the_solution "
+                "or test_output_file_symlink or test_reference_never_reaches_the_feedback "
+                "or test_this_run_really_lacks_cap_sys_admin")
+WITHOUT_SYS_ADMIN = os.environ.get("TAMPER_WITHOUT_SYS_ADMIN") == "1"
+
+
+def _cap_sys_admin() -> bool:
+    with open("/proc/self/status") as f:
+        eff = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    return bool(eff & (1 << 21))
+
+
+def test_reference_never_reaches_the_feedback(tmp_path, honest):
+    """Attack 4c: read the solution notebook (at load time and in a call) and print it, so
+    that it would come back in the feedback."""
+    attack = f"""
+        for _p in ({SOLUTION_PATH!r}, {FIXTURES_PATH!r}):
+            try:
+                with open(_p, "rb") as _f:
+                    print("LEAK:", _p, _f.read()[:3000])
+            except OSError as _e:
+                print("NO-LEAK", type(_e).__name__)
+        """
+    graded = grade(tmp_path, no_bias(attack, before=["import numpy as np", textwrap.dedent(attack)]))
+    assert_honest(graded, honest["no_bias"])
+    written = feedback(graded) + graded.output + "\n".join(graded.problems)
+    assert "LEAK:" not in written and "NO-LEAK" in graded.output
+
+
+@pytest.mark.skipif(not WITHOUT_SYS_ADMIN, reason="only in the run under capsh --drop=cap_sys_admin")
+def test_this_run_really_lacks_cap_sys_admin():
+    import ctypes
+    assert not _cap_sys_admin()
+    pid = os.fork()
+    if pid == 0:   # a mount namespace cannot be made: only the modes protect the reference
+        os._exit(0 if ctypes.CDLL(None, use_errno=True).unshare(0x00020000) != 0 else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="the attacks are rerun as root without CAP_SYS_ADMIN; "
+                                        "not root here")
+def test_disk_reading_attacks_gain_nothing_without_cap_sys_admin(tmp_path):
+    capsh = shutil.which("capsh")
+    if capsh is None:
+        pytest.skip("capsh is not installed (Debian: libcap2-bin): the disk-reading attacks were "
+                    "not rerun without CAP_SYS_ADMIN")
+    if WITHOUT_SYS_ADMIN or not _cap_sys_admin():
+        pytest.skip("this run already lacks CAP_SYS_ADMIN: the attacks above ran without it")
+    import subprocess
+    import sys
+    table = os.environ.get("TAMPER_TABLE_NO_SYS_ADMIN") or str(tmp_path / "table.md")
+    env = {**os.environ, "TAMPER_WITHOUT_SYS_ADMIN": "1", "TAMPER_TABLE": table}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    command = (f"{sys.executable} -m pytest -q -rs -p no:cacheprovider -p no:xdist "
+               f"{Path(__file__)} -k '{DISK_READING}'")
+    done = subprocess.run([capsh, "--drop=cap_sys_admin", "--", "-c", command], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    print(done.stdout[-1500:])
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    summary = done.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "skipped" not in summary.replace("1 skipped", ""), summary
+    assert int(summary.split(" passed")[0].split()[-1]) >= len(READ_REFERENCE) + 3
