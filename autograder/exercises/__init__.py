@@ -5,9 +5,11 @@ from __future__ import annotations
 from types import ModuleType
 
 from autograder.exercise import Exercise
-from autograder.exercises import backprop, capstone, gates, gru, lstm_interface, rnn_review
+from autograder.exercises import (backprop, capstone, gates, gru, language_model, lstm_interface,
+                                  rnn_review)
 
-CHAPTERS: tuple[ModuleType, ...] = (rnn_review, lstm_interface, gates, gru, backprop, capstone)
+CHAPTERS: tuple[ModuleType, ...] = (rnn_review, lstm_interface, gates, gru, backprop, capstone,
+                                    language_model)
 
 
 def chapter_named(notebook: str) -> ModuleType | None:
