@@ -224,7 +224,9 @@ def frame_markdown(ex, node: ast.AST, methods: list[str], check_call: str, chapt
     case = case_words(ex, chapter)
     return "\n".join([
         f'<div class="admonition {FRAME_CLASS}">',
-        f'<p class="admonition-title">Exercise {ex.number} · {ex.name} · {total:g} points</p>',
+        # <strong>: JupyterLab shows the title as a plain paragraph (no admonition style)
+        f'<p class="admonition-title"><strong>Exercise {ex.number} · {ex.name} · {total:g} '
+        f'points</strong></p>',
         "",
         f"**Implement** {_what(node, ex, methods)}. Write {'them' if len(methods) > 1 else 'it'} "
         f"in the code cell below, under "
