@@ -441,6 +441,30 @@ def _bound_names(stmt: ast.stmt) -> set[str]:
     return out
 
 
+def _target_names(target: ast.AST | None) -> set[str]:
+    """Names a for-loop target or a `with ... as` target binds."""
+    if target is None:
+        return set()
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _stmt_hits(stmt: ast.stmt, tainted: set[str], methods: set[str]) -> bool:
+    """Does running `stmt` use a tainted name? A for loop's target and a `with`'s `as`
+    names are bound before the body runs, so the body's use of them is not a use of the
+    tainted value (`for name, style in ...: print(name)` after a cell that failed while
+    binding `name`)."""
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        inner = tainted - _target_names(stmt.target)
+        return _hits(_runs_now(stmt.iter), tainted, methods) or \
+            any(_stmt_hits(s, inner, methods) for s in stmt.body + stmt.orelse)
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        if any(_hits(_runs_now(i.context_expr), tainted, methods) for i in stmt.items):
+            return True
+        inner = tainted - set().union(*(_target_names(i.optional_vars) for i in stmt.items))
+        return any(_stmt_hits(s, inner, methods) for s in stmt.body)
+    return _hits(_runs_now(stmt), tainted, methods)
+
+
 def raising_cells(sources: list[str | None], exercises: set[str],
                   definition_cells: set[int],
                   stubbed_names: dict[int, set[str]] | None = None) -> set[int]:
@@ -470,7 +494,7 @@ def raising_cells(sources: list[str | None], exercises: set[str],
         stopped = False
         for stmt in tree.body:
             is_exercise = getattr(stmt, "name", None) in names
-            if stopped or (not is_exercise and _hits(_runs_now(stmt), tainted, methods)):
+            if stopped or (not is_exercise and _stmt_hits(stmt, tainted, methods)):
                 stopped = raises = True       # the rest of the cell never runs
                 tainted |= _bound_names(stmt)
             elif not is_exercise and isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef,

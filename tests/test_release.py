@@ -310,6 +310,20 @@ def test_raises_exception_follows_results_of_exercises():
     assert tags["rebind"] == [] and tags["fine"] == []
 
 
+def test_a_loop_or_with_target_rebinds_a_suspect_name():
+    """Is a cell whose for loop (or `with ... as`) rebinds a name a failing cell left
+    suspect left untagged, while one that uses the name before rebinding it is tagged?
+    (The book skips tagged cells: a wrong tag hides a figure and breaks later cells.)"""
+    nb = course()
+    nb["cells"] += [code("for k in h:\n    print(k)", id="iterates-h"),
+                    code("with open('f') as h:\n    print(h)", id="with"),
+                    code("for h in range(3):\n    print(h)", id="loop")]
+    tags = tags_by_id(rel.to_student(nb))
+    assert tags["uses-demo"] == RAISES          # h comes from an exercise here
+    assert tags["loop"] == [] and tags["with"] == []
+    assert tags["iterates-h"] == RAISES
+
+
 def test_raises_exception_through_helpers_and_methods():
     """Are cells tagged when they call a helper that calls an exercise, or a method that
     is an exercise, or when a definition cell calls another exercise at top level?"""
