@@ -2,6 +2,8 @@
 count, the cell contract and the layer loop, each tested by mutation."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -147,3 +149,42 @@ VARIANTS = {
 def test_correct_variant_full_marks(variant, make_notebook):
     graded = grade_notebook(make_notebook(VARIANTS[variant], base=SOLUTION))
     assert graded.score == FULL, [r.message for r in graded.results if not r.passed]
+
+
+# -- issue 13 item 6: what the docstrings state is checked ----------------------------------
+
+DOCSTRING_MUTANTS = {
+    "orthogonal without the sign correction": ("orthogonal", """
+        def orthogonal(shape, rng):
+            rows, cols = shape
+            A = rng.standard_normal((max(rows, cols), min(rows, cols)))
+            Q, R = np.linalg.qr(A)
+            return Q if rows >= cols else Q.T
+        """, "the sign correction is missing"),
+}
+
+
+@pytest.mark.parametrize("mutant", DOCSTRING_MUTANTS)
+def test_a_requirement_the_docstring_states_is_checked(mutant, make_notebook):
+    name, source, hint = DOCSTRING_MUTANTS[mutant]
+    graded = grade_notebook(make_notebook({name: source}, base=SOLUTION))
+    assert graded.exercise_score(name) < 10
+    assert hint in feedback(graded, name), feedback(graded, name)
+
+
+def test_build_order_and_built_attribute_are_checked(make_notebook):
+    """build draws Wx before Wh, and sets `built` (LSTMCell's docstring)."""
+    nb = json.loads(SOLUTION.read_text())
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if "class LSTMCell" in src:
+            src = src.replace("        self.Wx = glorot_uniform((input_dim, 4 * H), rng)  # (D, 4H)\n"
+                              "        self.Wh = orthogonal((H, 4 * H), rng)  # (H, 4H), orthonormal rows\n",
+                              "        self.Wh = orthogonal((H, 4 * H), rng)\n"
+                              "        self.Wx = glorot_uniform((input_dim, 4 * H), rng)\n")
+            assert "self.Wh = orthogonal((H, 4 * H), rng)\n        self.Wx" in src
+            cell["source"] = src
+    path = make_notebook(name="swapped.ipynb")
+    path.write_text(json.dumps(nb))
+    graded = grade_notebook(path)
+    assert "build draws Wh before Wx" in feedback(graded, "LSTMCell")

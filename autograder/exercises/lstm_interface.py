@@ -65,6 +65,34 @@ def _array(value, name, shape):
     return None
 
 
+# build's docstring: Wx = glorot_uniform((D, 4H), rng) drawn first, then Wh = orthogonal((H, 4H),
+# rng). Run in the student's process with the student's own initialisers: was Wh drawn first?
+BUILD_ORDER = '''
+def _grader_wh_drawn_first(cell, input_dim, seed):
+    import numpy
+    H = cell.units
+    rng = numpy.random.default_rng(seed)
+    in_order = (numpy.array_equal(cell.Wx, glorot_uniform((input_dim, 4 * H), rng))
+                and numpy.array_equal(cell.Wh, orthogonal((H, 4 * H), rng)))
+    rng = numpy.random.default_rng(seed)
+    swapped = numpy.array_equal(cell.Wh, orthogonal((H, 4 * H), rng))
+    return (not in_order) and swapped
+'''
+
+
+def _sign_problem(Q, seed, shape):
+    """The docstring's recipe without its sign correction gives these columns up to sign."""
+    rows, cols = shape
+    A = np.random.default_rng(seed).standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(A)
+    want = q * np.sign(np.diag(r))
+    want = want if rows >= cols else want.T
+    if Q.shape == want.shape and not np.allclose(Q, want) and np.allclose(np.abs(Q), np.abs(want)):
+        return ("the sign correction is missing: multiply column j of Q by sign(R[j, j]) (the "
+                "docstring's third equation); without it Q is not uniformly distributed")
+    return None
+
+
 def _draw(student, name, seed, shape):
     student.define(WITH_RNG, names=("_grader_with_rng", "_grader_build"))
     return student.call("_grader_with_rng", name, seed, tuple(shape))
@@ -182,7 +210,7 @@ def _orthogonal_checks(ex, student, seed):
     elif np.array_equal(Q, other) or np.allclose(np.abs(Q), np.eye(len(Q))):
         problem = "the matrix does not depend on the seed (or is the identity): it must be random"
     else:
-        problem = None
+        problem = _sign_problem(Q, seed, ORTHO_SHAPES[0])
     report.add("rng", problem, "random, and the same seed gives the same matrix")
     return report.results
 
@@ -212,6 +240,14 @@ lstm_param_count = Exercise(
 
 # -- 2.4 LSTMCell (construction, build, initial state) -----------------------------------------
 
+def _attribute(student, obj, name):
+    """obj.name, or a string saying it is missing (for the message)."""
+    try:
+        return student.getattr(obj, name)
+    except StudentError:
+        return "missing"
+
+
 def _cell_checks(ex, student, seed):
     report = _Report(ex)
     D, H, N = 5, 3, 4
@@ -219,19 +255,34 @@ def _cell_checks(ex, student, seed):
         student.define(WITH_RNG, names=("_grader_with_rng", "_grader_build"))
         cell = student.call("LSTMCell", H)
         state_size, units = student.getattr(cell, "state_size"), student.getattr(cell, "units")
+        built_before = _attribute(student, cell, "built")
         ok = tuple(state_size) == (H, H) if isinstance(state_size, (tuple, list)) else False
-        report.add("state_size", None if ok and units == H else
+        report.add("state_size", (None if built_before is False else
+                                  f"LSTMCell({H}).built should be False until build has run (the "
+                                  f"docstring's `built` attribute); got {built_before!r}")
+                   if ok and units == H else
                    f"LSTMCell({H}) should have units == {H} and state_size == ({H}, {H}); "
                    f"got units={units!r}, state_size={state_size!r}")
         student.call("_grader_build", cell, D, seed)
         Wx, Wh, b = (student.getattr(cell, a) for a in ("Wx", "Wh", "b"))
+        built_after = _attribute(student, cell, "built")
+        try:
+            student.define(BUILD_ORDER, names=("_grader_wh_drawn_first",))
+            wh_first = student.call("_grader_wh_drawn_first", cell, D, seed) is True
+        except StudentError:   # its initialisers fail on their own: told in 2.1 and 2.2
+            wh_first = False
     except StudentError as e:
         return report.fail_rest(explain_error(e, "LSTMCell"))
     shapes = [_array(Wx, "Wx", (D, 4 * H)), _array(Wh, "Wh", (H, 4 * H)), _array(b, "b", (4 * H,))]
     problem = next((p for p in shapes if p), None)
-    report.add("build", problem or glorot_problems(Wx, D, 4 * H, "Wx") or orthogonal_problem(Wh, "Wh"),
+    report.add("build", problem or glorot_problems(Wx, D, 4 * H, "Wx") or orthogonal_problem(Wh, "Wh")
+               or ("build draws Wh before Wx: the docstring draws Wx first, then Wh, from the same "
+                   "rng (so a seed gives the same weights as everyone's)" if wh_first else None)
+               or (None if built_after is True else
+                   f"after build, built should be True (the docstring's `built` attribute); got "
+                   f"{built_after!r}"),
                "Wx (D, 4H) Glorot-uniform, Wh (H, 4H) with orthonormal rows")
-    if problem:
+    if shapes[2]:   # (only b's own shape matters here)
         report.add("forget_bias", "not checked: b has the wrong shape")
     else:
         want = np.zeros(4 * H)
