@@ -474,6 +474,25 @@ def test_summary_is_per_chapter_when_a_run_grades_several(tmp_path, capsys):
     assert "3.8 LSTMCell                  10.00  (n=1)" in printed[three:]
 
 
+def test_summary_does_not_count_a_skipped_file_as_graded(tmp_path, make_notebook, capsys):
+    """A stray notes.txt next to a notebook: listed as skipped, not counted as a graded
+    submission, and no mean heading with nothing under it."""
+    (tmp_path / "notes.txt").write_text("my notes")
+    make_notebook(name="bob_01_rnn_review.ipynb")
+    assert main_grade([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "1 file(s) skipped (not notebooks)" in printed
+    headings = [l for l in printed.splitlines() if l.startswith("mean score per exercise")]
+    assert len(headings) == 1 and "1 graded submission(s) of 01_rnn_review" in headings[0]
+    after = printed.splitlines()[printed.splitlines().index(headings[0]) + 1]
+    assert after.startswith("  1.1 rnn_step_forward")
+    # run again: nothing new to grade, the summary still does not count notes.txt
+    assert main_grade([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "1 file(s) skipped (not notebooks)" in printed
+    assert "over all 2 graded" not in printed and "over all 1 graded submission(s) in" not in printed
+
+
 def test_grading_again_keeps_earlier_rows_and_skips_what_is_graded(tmp_path, make_notebook, capsys):
     out = tmp_path / "grades"
     first = make_notebook(name="first.ipynb")
