@@ -380,6 +380,22 @@ def test_one_student_process_per_notebook_and_a_new_one_after_a_timeout(make_not
     assert starts[0] == 2
 
 
+def test_readme_says_what_a_loop_in_a_forward_costs(make_notebook):
+    """README: a timeout costs the exercise it happened in and those that call the function
+    or need its cache, each with a message that says why (here all of chapter 1)."""
+    graded = grade_notebook(make_notebook(looping("rnn_step_forward", "x, h_prev, Wx, Wh, b")),
+                            limits=Limits(call_seconds=1.0))
+    assert graded.score == 0
+    failed = [r for r in graded.results if not r.passed]
+    assert failed and all(r.message.strip() for r in failed)
+    not_run = ("not run: rnn_step_backward is graded with the cache of your rnn_step_forward, "
+               "which did not finish in time when it was graded")
+    assert any(r.message == not_run for r in graded.results if r.exercise == "rnn_step_backward")
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "costs only the exercise it happened in" not in readme
+    assert not_run in readme
+
+
 def test_a_process_busy_for_half_its_cpu_allowance_is_replaced_between_exercises(
         make_notebook, starts):
     """The CPU limit is per process: a slow but correct notebook is not cut off by it."""
