@@ -34,7 +34,7 @@ build-backend = "setuptools.build_meta"
 name = "lstm-from-the-cell-up-student"
 version = "0.1.0"
 description = "LSTMs from the cell up: the student notebooks and their self-checks"
-requires-python = ">=3.10"
+requires-python = ">=3.11"
 dependencies = ["numpy>=1.24", "matplotlib"]
 
 [tool.setuptools.packages.find]
@@ -46,8 +46,11 @@ autograder = ["fixtures/*.npz", "data/*.json"]
 
 README = """# LSTMs from the cell up: student edition
 
-Install once (in a virtual environment): `pip install .` (or `pip install -e .`), then
-`pip install jupyterlab` and open the notebooks in `chapters/`.
+Needs Python 3.11 or newer. Install once, in a virtual environment, from this folder (the
+one holding this README): `python -m pip install .`, then `python -m pip install jupyterlab`
+and open the notebooks in `chapters/` (`jupyter lab chapters/`). Run the check cells in
+JupyterLab (or Notebook): `jupyter nbconvert --execute` skips them (they carry the
+`skip-execution` tag the book uses).
 
 In each notebook, replace every `raise NotImplementedError(...)` under `# YOUR CODE HERE`
 with your numpy code, keeping the function's name and signature, and run the Check cell

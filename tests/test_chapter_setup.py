@@ -29,6 +29,9 @@ def test_without_the_package_the_first_cell_says_how_to_install_it(path, monkeyp
     """Run the Setup cell as a Python without `autograder` would: does it stop with one
     message naming the install command (and no chained ImportError)?"""
     monkeypatch.setitem(sys.modules, "autograder", None)   # `import autograder` now fails
+    # a fresh Python lacks matplotlib too (the package brings it): the message comes first
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     monkeypatch.setattr(os, "environ", dict(os.environ))   # chapter 6 sets BLAS threads
     with pytest.raises(ModuleNotFoundError) as caught:
         exec(compile(_first_code_cell(path), str(path), "exec"), {})

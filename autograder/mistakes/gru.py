@@ -59,8 +59,8 @@ def _step_order(order):
 STEP_MISTAKES = {
     **{_order_hint(o): _step_order(o) for o in ORDERS},
     TORCH_Z: lambda ref, i: _gru(i, torch_z=True),
-    "the reset is applied after the product, r*(h_prev Wh_n): that is the reset-after form (4.3); "
-    "4.1 resets h_prev before the product": lambda ref, i: _gru(i, reset="after"),
+    "the reset is applied after the product, r*(h_prev Wh_n): that is the reset-after form (Exercise 4.3); "
+    "Exercise 4.1 resets h_prev before the product": lambda ref, i: _gru(i, reset="after"),
     "the reset gate is not used in the candidate": lambda ref, i: _gru(i, reset="none"),
     "the bias is left out": lambda ref, i: _gru(i, bias=False),
     "the candidate uses the sigmoid; it needs tanh, to propose values in (-1, 1)":
@@ -97,7 +97,7 @@ FORWARD_MISTAKES = {
 
 RESET_AFTER_MISTAKES = {
     TORCH_Z: lambda ref, i: _gru(i, reset="after", torch_z=True),
-    "the reset is applied before the product (the original form of 4.1); here it multiplies "
+    "the reset is applied before the product (the original form of Exercise 4.1); here it multiplies "
     "h_prev Wh_n + bh_n": lambda ref, i: _gru(i, reset="before"),
     "bh_n is added outside the reset: r*(h_prev Wh_n) + bh_n; it belongs inside, r*(h_prev Wh_n + bh_n)":
         lambda ref, i: _gru(i, reset="after", bh_inside=False),
