@@ -496,17 +496,28 @@ def summary(out: Path, results: list[dict]) -> str:
     lines += [f"  {r['key']}: {r['problem'][:160]}" for r in failed]
     table = report.read_grades(out)
     columns = [c for c in table[0] if c not in report.FIXED_COLUMNS] if table else []
+    # a file that is not a notebook has a row (so it is not missed) but was not graded
+    skipped = [r for r in table if (r.get("problem") or "").startswith("skipped:")]
+    table = [r for r in table if r not in skipped]
+    if skipped:
+        lines.append(f"{len(skipped)} file(s) skipped (not notebooks) in {out}")
     # per chapter: two chapters may have an exercise of the same name (LSTMCell)
     for chapter in sorted({r.get("chapter", "") for r in table}):
         rows = [r for r in table if r.get("chapter", "") == chapter]
-        lines.append(f"mean score per exercise over all {len(rows)} graded submission(s) "
-                     f"{'of ' + chapter + ' ' if chapter else ''}in {out}:")
         known = chapter_named(chapter if chapter.endswith(".ipynb") else chapter + ".ipynb")
         titles = [f"{ex.number} {ex.name}" for ex in known.EXERCISES] if known else columns
+        means = []
         for c in titles:   # book order
             vals = [float(r[c]) for r in rows if r.get(c) not in (None, "")]
             if vals:
-                lines.append(f"  {c:<28} {sum(vals) / len(vals):6.2f}  (n={len(vals)})")
+                means.append(f"  {c:<28} {sum(vals) / len(vals):6.2f}  (n={len(vals)})")
+        if means:
+            lines.append(f"mean score per exercise over all {len(rows)} graded submission(s) "
+                         f"{'of ' + chapter + ' ' if chapter else ''}in {out}:")
+            lines += means
+        else:   # never a heading with nothing under it
+            lines.append(f"{len(rows)} submission(s) {'of ' + chapter + ' ' if chapter else ''}"
+                         f"in {out} with no exercise score (see the problem column of grades.csv)")
     return "\n".join(lines)
 
 

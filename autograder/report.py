@@ -81,6 +81,22 @@ def problem_of(graded) -> str:
     return shorten(f"{head}: {message}{more}")
 
 
+def failure_reasons(results) -> list[tuple[str, str]]:
+    """(check title, reason) for every failed check of one exercise, in order. A reason
+    already given above is abbreviated, never left out: a FAIL row always has its why."""
+    reasons, shown = [], set()
+    for r in results:
+        if r.passed:
+            continue
+        why = r.message.strip() or "no reason recorded (please tell your instructor)"
+        if why in shown:
+            why = f"same reason as above: {shorten(why, 60)}"
+        else:
+            shown.add(why)
+        reasons.append((CHECK_TITLES.get(r.check, r.check), why))
+    return reasons
+
+
 def feedback_md(graded) -> str:
     title = graded.chapter.TITLE if graded.chapter else "unknown chapter"
     lines = [f"# Feedback: {graded.key}", "",
@@ -97,11 +113,7 @@ def feedback_md(graded) -> str:
         for r in mine:
             lines.append(f"| {CHECK_TITLES.get(r.check, r.check)} | "
                          f"{'pass' if r.passed else 'FAIL'} | {r.score:g} / {r.points:g} |")
-        details, shown = [], set()
-        for r in mine:
-            if not r.passed and r.message not in shown:
-                shown.add(r.message)
-                details.append(f"**{CHECK_TITLES.get(r.check, r.check)}**:\n\n```\n{r.message}\n```")
+        details = [f"**{title}**:\n\n```\n{why}\n```" for title, why in failure_reasons(mine)]
         lines += [""] + details + [""] if details else [""]
     if graded.output:
         lines += ["## What your code printed", "", "```", graded.output[:4000], "```", ""]
@@ -139,12 +151,8 @@ def feedback_html(graded) -> str:
                        f"{'pass' if r.passed else 'fail'}>{'pass' if r.passed else 'FAIL'}</td>"
                        f"<td>{r.score:g} / {r.points:g}</td></tr>" for r in mine)
         parts.append(f"<table><tr><th>check</th><th>result</th><th>points</th></tr>{rows}</table>")
-        shown = set()
-        for r in mine:
-            if not r.passed and r.message not in shown:
-                shown.add(r.message)
-                parts.append(f"<p><strong>{e(CHECK_TITLES.get(r.check, r.check))}</strong></p>"
-                             f"<pre>{e(r.message)}</pre>")
+        parts += [f"<p><strong>{e(title)}</strong></p><pre>{e(why)}</pre>"
+                  for title, why in failure_reasons(mine)]
     if graded.output:
         parts.append(f"<h2>What your code printed</h2><pre>{e(graded.output[:4000])}</pre>")
     return PAGE.format(title=e(graded.key), body="\n".join(parts))

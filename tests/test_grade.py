@@ -380,6 +380,22 @@ def test_one_student_process_per_notebook_and_a_new_one_after_a_timeout(make_not
     assert starts[0] == 2
 
 
+def test_readme_says_what_a_loop_in_a_forward_costs(make_notebook):
+    """README: a timeout costs the exercise it happened in and those that call the function
+    or need its cache, each with a message that says why (here all of chapter 1)."""
+    graded = grade_notebook(make_notebook(looping("rnn_step_forward", "x, h_prev, Wx, Wh, b")),
+                            limits=Limits(call_seconds=1.0))
+    assert graded.score == 0
+    failed = [r for r in graded.results if not r.passed]
+    assert failed and all(r.message.strip() for r in failed)
+    not_run = ("not run: rnn_step_backward is graded with the cache of your rnn_step_forward, "
+               "which did not finish in time when it was graded")
+    assert any(r.message == not_run for r in graded.results if r.exercise == "rnn_step_backward")
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "costs only the exercise it happened in" not in readme
+    assert not_run in readme
+
+
 def test_a_process_busy_for_half_its_cpu_allowance_is_replaced_between_exercises(
         make_notebook, starts):
     """The CPU limit is per process: a slow but correct notebook is not cut off by it."""
@@ -472,6 +488,25 @@ def test_summary_is_per_chapter_when_a_run_grades_several(tmp_path, capsys):
     assert two < three
     assert printed[two:three].count("LSTMCell") == 1 and printed[three:].count("LSTMCell") == 1
     assert "3.8 LSTMCell                  10.00  (n=1)" in printed[three:]
+
+
+def test_summary_does_not_count_a_skipped_file_as_graded(tmp_path, make_notebook, capsys):
+    """A stray notes.txt next to a notebook: listed as skipped, not counted as a graded
+    submission, and no mean heading with nothing under it."""
+    (tmp_path / "notes.txt").write_text("my notes")
+    make_notebook(name="bob_01_rnn_review.ipynb")
+    assert main_grade([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "1 file(s) skipped (not notebooks)" in printed
+    headings = [l for l in printed.splitlines() if l.startswith("mean score per exercise")]
+    assert len(headings) == 1 and "1 graded submission(s) of 01_rnn_review" in headings[0]
+    after = printed.splitlines()[printed.splitlines().index(headings[0]) + 1]
+    assert after.startswith("  1.1 rnn_step_forward")
+    # run again: nothing new to grade, the summary still does not count notes.txt
+    assert main_grade([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "1 file(s) skipped (not notebooks)" in printed
+    assert "over all 2 graded" not in printed and "over all 1 graded submission(s) in" not in printed
 
 
 def test_grading_again_keeps_earlier_rows_and_skips_what_is_graded(tmp_path, make_notebook, capsys):
