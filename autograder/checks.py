@@ -233,6 +233,35 @@ def value_check(ex: Exercise, check: str, student, cases: list[tuple[dict, dict]
                        tuple(sorted(wrong)))
 
 
+# Run in the student's process, where the arrays are (shared memory does not travel): call
+# the function, keep copies of its outputs, then change every input in place. The grader
+# decides: an output that changed with the inputs shares memory with them.
+SHARE_PROBE = '''
+def _grader_after_inputs_change(fn_name, *args):
+    import numpy
+    out = globals()[fn_name](*args)
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    before = [numpy.array(o, copy=True) if isinstance(o, numpy.ndarray) else None for o in outs]
+    for a in args:
+        if isinstance(a, numpy.ndarray):
+            a += 1.0
+    return before, outs
+'''
+
+
+def _shared_outputs(ex: Exercise, student, inputs: dict) -> list[str]:
+    """The outputs of `ex` that change when its inputs are changed after the call."""
+    try:
+        student.define(SHARE_PROBE, names=("_grader_after_inputs_change",))
+        before, after = student.call("_grader_after_inputs_change", ex.name,
+                                     *(np.array(inputs[a.name], copy=True) for a in ex.args))
+    except StudentError:
+        return []   # (a crash is told by the other checks)
+    return [name for name, b, o in zip(ex.returns, before, after)
+            if isinstance(b, np.ndarray) and isinstance(o, np.ndarray) and b.shape == o.shape
+            and not np.array_equal(b, o)]
+
+
 def no_modify_check(ex: Exercise, student, dims: dict, inputs: dict) -> CheckResult:
     """Does the function leave its array arguments unchanged?"""
     points = ex.points["no_modify"]
@@ -249,6 +278,13 @@ def no_modify_check(ex: Exercise, student, dims: dict, inputs: dict) -> CheckRes
                            f"{ex.name} modified its input{'s' if len(changed) > 1 else ''} "
                            f"{', '.join(changed)} in place (e.g. `+=` on an argument); "
                            "work on a copy or build a new array")
+    shared = _shared_outputs(ex, student, inputs) if ex.no_share else []
+    if shared:
+        return CheckResult(ex.name, "no_modify", points, 0.0, "failed",
+                           f"{', '.join(shared)} share{'s' if len(shared) == 1 else ''} memory with "
+                           f"{ex.name}'s inputs (a view such as `.T` or a slice): changing an input "
+                           "changes it too. The docstring says the outputs share no memory with "
+                           "the inputs: return a copy (`.copy()` or np.ascontiguousarray)")
     return CheckResult(ex.name, "no_modify", points, points, "passed", "inputs unchanged")
 
 

@@ -70,6 +70,7 @@ class Exercise:
     inputs_fn: Callable | None = None   # (dims, seed) -> inputs (ints, flags, ...)
     call_fn: Callable | None = None     # (student, inputs) -> (outputs by name, args after)
     checks_fn: Callable | None = None   # (ex, student, seed) -> [CheckResult]: property checks
+    no_share: bool = False   # the docstring promises outputs share no memory with the inputs
 
     @property
     def all_args(self) -> tuple[Arg, ...]:

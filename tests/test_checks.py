@@ -154,3 +154,16 @@ def test_hidden_case_feedback_never_quotes_expected_values(make_notebook, capsys
     with pytest.raises(CheckFailed):
         check(rnn_step_forward)
     assert re.search(r"expected -?\d", capsys.readouterr().out)
+
+
+def test_a_missing_bias_upstream_is_not_called_a_factor_of_1(make_notebook):
+    """Issue 13: rnn_step_backward's edge case [N=1, D=4, H=1] after a forward without `+ b`
+    said 'it is the expected value times 1 (a missing or extra factor)'."""
+    graded = grade_notebook(make_notebook({"rnn_step_forward": """
+        def rnn_step_forward(x, h_prev, Wx, Wh, b):
+            h_next = np.tanh(x @ Wx + h_prev @ Wh)
+            return h_next, (x, h_prev, Wx, Wh, h_next)
+        """}))
+    text = "\n".join(r.message for r in graded.results if r.exercise == "rnn_step_backward")
+    assert "entries differ" in text, text
+    assert "times 1 " not in text and "times 1." not in text, text

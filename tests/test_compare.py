@@ -45,6 +45,8 @@ def test_patterns_sign_factor_zeros_nan():
     assert "negative of the expected" in compare(-E, E, "dx", 1e-7).message
     assert "times 2 (a missing or extra factor)" in compare(2 * E, E, "dx", 1e-7).message
     assert "all zeros" in compare(np.zeros_like(E), E, "dWh", 1e-7).message
+    assert "times 0.5 (a missing" in compare(E / 2, E, "dx", 1e-7).message
+    assert "times 1.01 (a missing" in compare(1.01 * E, E, "dx", 1e-7).message
     a = E.copy()
     a[1, 2, 0] = np.nan
     v = compare(a, E, "h", 1e-7, "NTH")
@@ -88,3 +90,12 @@ def test_hidden_case_messages_never_quote_the_expected_value():
     assert "expected -0.25" in compare(a, e, "h", 1e-8, "NH").message
     hidden = compare(a, e, "h", 1e-8, "NH", reveal=False).message
     assert "expected" not in hidden and "got 0.75, relative error 1" in hidden
+
+
+def test_a_ratio_close_to_1_is_not_called_a_factor():
+    """Issue 13: 'got -0.0335763, expected -0.0335643; it is the expected value times 1 (a
+    missing or extra factor)' for a ratio of 1.00036 (a missing bias, with H=1)."""
+    e = np.array([[-0.0335643, 0.0121, -0.2, 0.05]])
+    v = compare(e * (-0.0335763 / -0.0335643), e, "dx", 1e-7)
+    assert not v.ok and "got -0.0335763, expected -0.0335643" in v.message
+    assert "factor" not in v.message and "times" not in v.message, v.message

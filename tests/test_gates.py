@@ -231,3 +231,33 @@ VARIANTS = {
 def test_correct_variant_full_marks(variant, make_notebook):
     graded = grade_notebook(make_notebook(VARIANTS[variant], base=SOLUTION))
     assert graded.score == FULL, [r.message for r in graded.results if not r.passed]
+
+
+def test_torch_weights_returned_as_views_lose_the_inputs_points(make_notebook):
+    """Issue 13 item 6: lstm_weights_from_torch's docstring says new arrays (no shared
+    memory); returning `.T` views passed. The reference keeps full marks (above)."""
+    graded = grade_notebook(make_notebook({"lstm_weights_from_torch": """
+        def lstm_weights_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
+            return weight_ih.T, weight_hh.T, bias_ih + bias_hh
+        """}, base=SOLUTION))
+    r = next(r for r in graded.results
+             if r.exercise == "lstm_weights_from_torch" and r.check == "no_modify")
+    assert not r.passed and r.score == 0, r.message
+    assert "Wx, Wh share memory with lstm_weights_from_torch's inputs" in r.message, r.message
+    assert graded.exercise_score("lstm_weights_from_torch") == gates.lstm_weights_from_torch.max_points - r.points
+
+
+def test_torch_weights_views_fail_in_the_self_check_too(capsys):
+    from autograder import check
+    from autograder.selfcheck import CheckFailed
+
+    def lstm_weights_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
+        return weight_ih.T, weight_hh.T, bias_ih + bias_hh
+    with pytest.raises(CheckFailed):
+        check(lstm_weights_from_torch)
+    out = capsys.readouterr().out
+    assert "share memory with lstm_weights_from_torch's inputs" in out, out
+
+    def lstm_weights_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):   # noqa: F811
+        return weight_ih.T.copy(), weight_hh.T.copy(), bias_ih + bias_hh
+    check(lstm_weights_from_torch)

@@ -62,6 +62,20 @@ MUTANTS = {
             q = 2 * q
             return q if shape[0] >= shape[1] else q.T
         """, "not of length 1"),
+    "orthogonal per square block": ("orthogonal", """
+        def orthogonal(shape, rng):
+            n, m = min(shape), max(shape)
+            blocks = [np.linalg.qr(rng.normal(size=(n, n)))[0] for _ in range(m // n)]
+            if m % n:
+                blocks.append(np.linalg.qr(rng.normal(size=(n, n)))[0][:, :m % n])
+            q = np.concatenate(blocks, axis=1)
+            return q if shape[0] <= shape[1] else q.T
+        """, "orthogonal (5, 5) blocks side by side"),
+    "glorot with a wrong limit": ("glorot_uniform", """
+        def glorot_uniform(shape, rng):
+            limit = np.sqrt(2 / sum(shape))
+            return rng.uniform(-limit, limit, size=shape)
+        """, "uniform in [-limit, limit] with the wrong limit"),
     "orthogonal is gaussian": ("orthogonal", """
         def orthogonal(shape, rng):
             return rng.normal(size=shape) / np.sqrt(shape[0])
@@ -188,3 +202,21 @@ def test_build_order_and_built_attribute_are_checked(make_notebook):
     path.write_text(json.dumps(nb))
     graded = grade_notebook(path)
     assert "build draws Wh before Wx" in feedback(graded, "LSTMCell")
+
+
+def test_per_gate_orthogonal_blocks_are_named_as_such(make_notebook):
+    """Issue 13: Wh made of four orthogonal (H, H) gate blocks was told 'the vectors are
+    orthogonal but not of length 1'."""
+    nb = json.loads(SOLUTION.read_text())
+    old = "        self.Wh = orthogonal((H, 4 * H), rng)  # (H, 4H), orthonormal rows\n"
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if "class LSTMCell" in src:
+            assert old in src
+            cell["source"] = src.replace(old, "        self.Wh = np.concatenate([orthogonal((H, H), rng) "
+                                              "for _ in range(4)], axis=1)\n")
+    path = make_notebook(name="per_gate.ipynb")
+    path.write_text(json.dumps(nb))
+    text = feedback(grade_notebook(path), "LSTMCell")
+    assert "it is 4 orthogonal (3, 3) blocks side by side" in text, text
+    assert "not of length 1" not in text

@@ -147,7 +147,7 @@ TORCH_ARGS = (Arg("weight_ih", "GD", fan_in("D")), Arg("weight_hh", "GH", fan_in
 lstm_weights_from_torch = Exercise(
     name="lstm_weights_from_torch", number="3.9", args=TORCH_ARGS, returns=("Wx", "Wh", "b"),
     axes={"Wx": "DG", "Wh": "HG", "b": "G"}, points=POINTS, hidden_dims=STEP_DIMS,
-    edge_dims=STEP_EDGES, public_dims=(STEP_DIMS[0], STEP_EDGES[0]))
+    edge_dims=STEP_EDGES, public_dims=(STEP_DIMS[0], STEP_EDGES[0]), no_share=True)
 
 EXERCISES = (sigmoid, output_gate, forget_gate, input_gate, candidate, lstm_step_forward,
              lstm_forward, lstm_cell, lstm_weights_from_torch)

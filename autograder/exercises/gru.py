@@ -58,6 +58,6 @@ TORCH_ARGS = (Arg("weight_ih", "KD", fan_in("D")), Arg("weight_hh", "KH", fan_in
 gru_weights_from_torch = Exercise(
     name="gru_weights_from_torch", number="4.4", args=TORCH_ARGS, returns=("Wx", "Wh", "bx", "bh"),
     axes={"Wx": "DK", "Wh": "HK", "bx": "K", "bh": "K"}, points=POINTS, hidden_dims=STEP_DIMS,
-    edge_dims=STEP_EDGES, public_dims=(STEP_DIMS[0], STEP_EDGES[0]))
+    edge_dims=STEP_EDGES, public_dims=(STEP_DIMS[0], STEP_EDGES[0]), no_share=True)
 
 EXERCISES = (gru_step_forward, gru_forward, gru_step_forward_reset_after, gru_weights_from_torch)

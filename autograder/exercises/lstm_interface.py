@@ -136,8 +136,12 @@ def glorot_problems(W, fan_in, fan_out, name="W"):
         return (f"{name}: |entries| reach {top:.4g}, above the limit sqrt(6 / (fan_in + fan_out)) "
                 f"= {limit:.4g} for shape ({fan_in}, {fan_out}){why}")
     if W.size >= 1000 and top < 0.9 * limit:
-        return (f"{name}: the largest |entry| is {top:.4g}, far below the limit {limit:.4g}: "
-                "draw from the whole range [-limit, limit]")
+        # uniform in [-top, top] (variance top^2 / 3): the range is whole, its limit is wrong
+        uniform = abs(float(W.var()) / (top ** 2 / 3) - 1) < 0.05
+        why = ("the entries look uniform in [-limit, limit] with the wrong limit: it is "
+               "sqrt(6 / (fan_in + fan_out))" if uniform else
+               "draw uniformly from the whole range [-limit, limit]")
+        return (f"{name}: the largest |entry| is {top:.4g}, far below the limit {limit:.4g}: {why}")
     return None
 
 
@@ -188,7 +192,14 @@ def orthogonal_problem(Q, name="Q", tol=1e-10):
         return None
     off = float(np.max(np.abs(gram - np.diag(np.diag(gram)))))
     hint = ""
-    if off <= tol:
+    wide, narrow = max(rows, cols), min(rows, cols)
+    blocks = (np.split(Q, wide // narrow, axis=1 if rows < cols else 0)
+              if rows != cols and wide % narrow == 0 else [])
+    if blocks and all(np.allclose(B.T @ B, np.eye(narrow), atol=tol) for B in blocks):
+        hint = (f": it is {len(blocks)} orthogonal ({narrow}, {narrow}) blocks side by side (one per "
+                f"gate?); the whole {Q.shape} matrix must be orthogonal, drawn in one call, "
+                f"orthogonal({Q.shape})")
+    elif off <= tol:
         hint = ": the vectors are orthogonal but not of length 1 (normalise them)"
     elif rows != cols:
         other = Q @ Q.T if rows >= cols else Q.T @ Q
