@@ -293,9 +293,14 @@ const [path, done] = arguments;
     await sleep(100);
   }
   const c = p.content.widgets[checkIndex(p)];
-  c.node.scrollIntoView({block: 'end'});
-  await sleep(500);
-  const area = c.node.querySelector('.jp-OutputArea');
+  // JupyterLab renders cells lazily (a windowed notebook): under load the check's output
+  // area can still be empty 0.5 s after scrolling to it. Wait (up to 30 s) for its text.
+  let area = null;
+  for (const t0r = performance.now(); performance.now() - t0r < 30000; await sleep(250)) {
+    c.node.scrollIntoView({block: 'end'});
+    area = c.node.querySelector('.jp-OutputArea');
+    if (area && area.innerText.trim()) break;
+  }
   done({seconds: (performance.now() - t0) / 1000,
         executionCount: c.model.executionCount,
         text: area ? area.innerText : '',
